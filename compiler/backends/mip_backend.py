@@ -1,0 +1,118 @@
+"""CBC and HiGHS through python-mip. Reified and indicator constraints become exact big-M rows."""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from .. import ir
+from .base import (ERROR, FEASIBLE, INFEASIBLE, OPTIMAL, TIMEOUT, UNKNOWN, Backend, RawResult,
+                   SolveOptions, big_m_rows, constant_row_holds, unique_names)
+
+
+class MipBackend(Backend):
+    module = "mip"
+    capabilities = frozenset({ir.REAL, ir.INT, ir.BOOL})
+    formats = ("lp", "mps")
+    solver_name = ""
+
+    def emit(self, model: ir.Model):
+        import mip
+
+        m = mip.Model(solver_name=self.solver_name)
+        m.verbose = 0
+        names = unique_names(model)
+        kind = {ir.REAL: mip.CONTINUOUS, ir.INT: mip.INTEGER, ir.BOOL: mip.BINARY}
+        xs = [m.add_var(name=n, lb=v.lb if np.isfinite(v.lb) else -mip.INF,
+                        ub=v.ub if np.isfinite(v.ub) else mip.INF, var_type=kind[v.kind])
+              for n, v in zip(names, model.vars)]
+
+        def expr(lin: ir.Lin):
+            return mip.xsum(float(c) * xs[i] for i, c in zip(lin.idx.tolist(), lin.coef.tolist())) + lin.const
+
+        def add(lin, sense, rhs, name):
+            e = expr(lin)
+            if sense == ir.LE:
+                m.add_constr(e <= rhs, name=name)
+            elif sense == ir.GE:
+                m.add_constr(e >= rhs, name=name)
+            else:
+                m.add_constr(e == rhs, name=name)
+
+        for k, con in enumerate(model.constraints):
+            if isinstance(con, ir.LinearCon):
+                if len(con.expr.idx) == 0:
+                    if not constant_row_holds(con):  # a false constant row: infeasible
+                        z = m.add_var(name=f"false_{k}", lb=0.0, ub=0.0)
+                        m.add_constr(z >= 1, name=f"c{k}")
+                    continue
+                add(con.expr, con.sense, con.rhs, f"c{k}")
+            else:
+                for j, (lin, sense, rhs) in enumerate(big_m_rows(model, con)):
+                    add(lin, sense, rhs, f"c{k}_{j}")
+        obj = model.objective
+        if obj is not None and obj.sense is not None:
+            m.objective = mip.minimize(expr(obj.expr)) if obj.sense == "min" else mip.maximize(expr(obj.expr))
+        return (m, xs, obj)
+
+    def dump(self, native, fmt: str) -> str:
+        m = native[0]
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, f"model.{fmt}")
+            m.write(path)
+            with open(path) as f:
+                return f.read()
+
+    def solve(self, native, options: SolveOptions) -> RawResult:
+        import mip
+
+        m, xs, obj = native
+        m.seed = int(options.seed)
+        m.threads = int(options.threads)
+        m.verbose = 1 if options.verbose else 0
+        start = time.perf_counter()
+        try:
+            status = m.optimize(max_seconds=float(options.timeout))
+        except Exception as e:  # python-mip raises on solver failures; report, never crash
+            return RawResult(ERROR, message=f"{type(e).__name__}: {e}", wall=time.perf_counter() - start)
+        wall = time.perf_counter() - start
+        S = mip.OptimizationStatus
+        has_sol = m.num_solutions > 0
+        values = np.array([x.x for x in xs], dtype=np.float64) if has_sol else None
+        objective = None
+        bound = None
+        if obj is not None and obj.sense is not None:
+            if has_sol:
+                objective = float(m.objective_value) - 0.0
+            try:
+                bound = float(m.objective_bound)
+            except Exception:
+                bound = None
+        elif has_sol:
+            objective = 0.0
+        if status == S.OPTIMAL:
+            term = OPTIMAL
+        elif status == S.FEASIBLE:
+            term = FEASIBLE
+        elif status in (S.INFEASIBLE, S.INT_INFEASIBLE):
+            term = INFEASIBLE
+        elif status == S.NO_SOLUTION_FOUND:
+            term = TIMEOUT if wall >= 0.95 * options.timeout else UNKNOWN
+        elif status == S.UNBOUNDED:
+            return RawResult(ERROR, message="the model is unbounded: add bounds to the variables", wall=wall)
+        else:
+            term = UNKNOWN
+        return RawResult(term, values, objective, bound, wall, message=str(status))
+
+
+class CbcBackend(MipBackend):
+    name = "cbc"
+    solver_name = "CBC"
+
+
+class HighsBackend(MipBackend):
+    name = "highs"
+    solver_name = "HiGHS"
+    module = "highsbox"

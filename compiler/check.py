@@ -1,0 +1,314 @@
+"""AST -> checked model: names resolved, data and networks loaded, domains evaluated.
+
+Shapes of expressions are checked while lowering (`compiler.lower`), which
+raises located errors the same way; `pgenc check` runs both.
+"""
+from __future__ import annotations
+
+import csv
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ..dsl import ast as A
+from ..dsl.diagnostics import PgenError
+from .nn.network import Network
+from .nn.onnx_import import load_network
+
+FUNCTIONS = {"sum", "abs", "norm1", "max", "min"}
+OPTION_KEYS = {"backend": str, "timeout": (int, float), "seed": int, "tolerance": (int, float),
+               "strict_delta": (int, float)}
+BACKENDS = {"auto", "cbc", "highs", "z3", "cpsat"}
+
+
+@dataclass
+class VarInfo:
+    name: str
+    kind: str
+    shape: tuple
+    lb: np.ndarray
+    ub: np.ndarray
+    values: Optional[tuple]  # an explicit integer set, else None
+    step: Optional[int]      # the step of `{a, a+s, ..., b}`
+    decl: A.VarDecl
+
+
+@dataclass
+class Checked:
+    spec: A.Spec
+    path: Optional[str]
+    base_dir: Path
+    params: dict = field(default_factory=dict)
+    vars: dict = field(default_factory=dict)
+    nets: dict = field(default_factory=dict)
+    requires: list = field(default_factory=list)
+    selects: list = field(default_factory=list)
+    objective: A.Objective = None
+    options: dict = field(default_factory=dict)
+
+
+def check(spec: A.Spec, path: Optional[str] = None, base_dir: Optional[Path] = None) -> Checked:
+    base = Path(base_dir) if base_dir is not None else (Path(path).parent if path else Path("."))
+    out = Checked(spec, path, base)
+    declared: dict = {}
+    for stmt in spec.stmts:
+        if isinstance(stmt, (A.ParamDecl, A.VarDecl, A.NetDecl)):
+            if stmt.name in declared:
+                prev = declared[stmt.name].span
+                raise PgenError("E011", f"`{stmt.name}` is declared twice", stmt.span,
+                                hint=f"the first declaration is on line {prev.line}; rename one of them")
+            if stmt.name in FUNCTIONS:
+                raise PgenError("E011", f"`{stmt.name}` is a built-in function and cannot be declared",
+                                stmt.span, hint="choose another name")
+        match stmt:
+            case A.ParamDecl():
+                _names_ok(stmt.source, out, set(), declared)
+                out.params[stmt.name] = _param_value(stmt, out)
+            case A.VarDecl():
+                out.vars[stmt.name] = _var_info(stmt, out, declared)
+            case A.NetDecl():
+                out.nets[stmt.name] = _load_net(stmt, out)
+            case A.Require():
+                scope = _iter_scope(stmt.iters, out, declared)
+                _names_ok(stmt.constraint, out, scope, declared)
+                out.requires.append(stmt)
+            case A.Select():
+                _names_ok(stmt.count, out, set(), declared)
+                _names_ok(stmt.target, out, set(), declared)
+                out.selects.append(stmt)
+            case A.Objective():
+                if out.objective is not None:
+                    raise PgenError("E011", "more than one objective", stmt.span,
+                                    hint=f"the first is on line {out.objective.span.line}; keep one")
+                if stmt.expr is not None:
+                    _names_ok(stmt.expr, out, set(), declared)
+                out.objective = stmt
+            case A.SolveOptions():
+                for key, value in stmt.options:
+                    out.options[key] = _option(key, value, stmt)
+        if isinstance(stmt, (A.ParamDecl, A.VarDecl, A.NetDecl)):
+            declared[stmt.name] = stmt
+    if out.objective is None:
+        out.objective = A.Objective("satisfy", None)
+    return out
+
+
+def _option(key, value, stmt):
+    if key not in OPTION_KEYS:
+        close = difflib.get_close_matches(key, list(OPTION_KEYS), n=1)
+        hint = f"did you mean `{close[0]}`?" if close else "known options: " + ", ".join(sorted(OPTION_KEYS))
+        raise PgenError("E018", f"unknown solve option `{key}`", stmt.span, hint=hint)
+    if not isinstance(value, OPTION_KEYS[key]) or isinstance(value, bool):
+        raise PgenError("E018", f"solve option `{key}` has a value of the wrong kind: {value!r}", stmt.span)
+    if key == "backend" and value not in BACKENDS:
+        raise PgenError("E018", f"unknown backend `{value}`", stmt.span,
+                        hint="choose one of: " + ", ".join(sorted(BACKENDS)))
+    if key in ("timeout", "tolerance", "strict_delta") and not value > 0:
+        raise PgenError("E018", f"solve option `{key}` must be positive, not {value}", stmt.span)
+    return value
+
+
+def _iter_scope(iters, out, declared) -> set:
+    scope = set()
+    for it in iters:
+        _names_ok(it.lo, out, scope, declared)
+        _names_ok(it.hi, out, scope, declared)
+        if it.var in declared:
+            raise PgenError("E011", f"index `{it.var}` hides the declaration of `{it.var}`", it.span,
+                            hint="use another index name")
+        scope = scope | {it.var}
+    return scope
+
+
+def _names_ok(node, out: Checked, scope: set, declared: dict) -> None:
+    """Every name used is declared before use (or an index in scope)."""
+    match node:
+        case A.Name():
+            if node.id in scope or node.id in declared:
+                return
+            candidates = list(declared) + list(scope)
+            close = difflib.get_close_matches(node.id, candidates, n=1)
+            hint = f"did you mean `{close[0]}`?" if close else "declare it with `param`, `var` or `net` before this line"
+            raise PgenError("E010", f"unknown name `{node.id}`", node.span, hint=hint)
+        case A.Call():
+            if node.func not in FUNCTIONS and node.func not in out.nets:
+                known = list(FUNCTIONS) + list(out.nets)
+                close = difflib.get_close_matches(node.func, known, n=1)
+                hint = f"did you mean `{close[0]}`?" if close else "declare networks with `net NAME = network \"file.onnx\"`"
+                raise PgenError("E010", f"unknown function or network `{node.func}`", node.span, hint=hint)
+            for a in node.args:
+                _names_ok(a, out, scope, declared)
+        case A.Generator():
+            if node.func not in ("sum", "max", "min"):
+                raise PgenError("E014", f"`{node.func}(... for ...)` is not a reduction",
+                                node.span, hint="use sum, max or min with `for`")
+            inner = _iter_scope(node.iters, out, declared) | scope
+            for it in node.iters:
+                _names_ok(it.lo, out, scope, declared)
+                _names_ok(it.hi, out, scope, declared)
+            _names_ok(node.body, out, inner, declared)
+        case A.Iter():
+            pass
+        case _:
+            if hasattr(node, "__dataclass_fields__"):
+                for name in node.__dataclass_fields__:
+                    if name == "span":
+                        continue
+                    value = getattr(node, name)
+                    if isinstance(value, tuple):
+                        for v in value:
+                            _names_ok(v, out, scope, declared)
+                    elif hasattr(value, "__dataclass_fields__"):
+                        _names_ok(value, out, scope, declared)
+
+
+# ---------------------------------------------------------------- constants
+
+
+def const_eval(expr, out: Checked, env: Optional[dict] = None) -> np.ndarray:
+    """Evaluate a constant expression (params, numbers, indices) to a NumPy array."""
+    from .lower import ConstEvaluator
+
+    return ConstEvaluator(out, env or {}).eval(expr)
+
+
+def _param_value(stmt: A.ParamDecl, out: Checked) -> np.ndarray:
+    src = stmt.source
+    if isinstance(src, A.CsvSource):
+        value = _read_csv(out.base_dir / src.path, src)
+    elif isinstance(src, A.NpySource):
+        p = out.base_dir / src.path
+        try:
+            value = np.load(p, allow_pickle=False)
+        except FileNotFoundError:
+            raise PgenError("E017", f"data file `{p}` not found", src.span,
+                            hint="paths are relative to the spec file") from None
+        except Exception as e:
+            raise PgenError("E017", f"cannot read `{p}` as NPY: {e}", src.span) from None
+        value = np.asarray(value, dtype=np.float64)
+    else:
+        value = const_eval(src, out)
+    if stmt.type is not None:
+        want = stmt.type.shape
+        if tuple(value.shape) != want:
+            if value.size == int(np.prod(want)) and isinstance(src, (A.CsvSource, A.NpySource)) and value.ndim <= 1:
+                value = value.reshape(want)
+            else:
+                raise PgenError("E012", f"`{stmt.name}` is declared {list(want)} but its value has shape {list(value.shape)}",
+                                stmt.span, hint="fix the declared shape or the data")
+        if stmt.type.base in ("int", "bool") and not np.array_equal(value, np.round(value)):
+            raise PgenError("E014", f"`{stmt.name}` is declared {stmt.type.base} but holds non-integer values",
+                            stmt.span)
+    if not np.all(np.isfinite(value)):
+        raise PgenError("E017", f"`{stmt.name}` holds NaN or infinite values", stmt.span)
+    return value
+
+
+def _read_csv(path: Path, src) -> np.ndarray:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise PgenError("E017", f"data file `{path}` not found", src.span,
+                        hint="paths are relative to the spec file") from None
+    rows = []
+    for lineno, row in enumerate(csv.reader(text.splitlines()), start=1):
+        if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
+            continue
+        try:
+            rows.append([float(c) for c in row])
+        except ValueError:
+            bad = next(c for c in row if not _is_float(c))
+            raise PgenError("E017", f"{path}:{lineno}: `{bad.strip()}` is not a number", src.span,
+                            hint="CSV data must be numbers only (no header row)") from None
+    if not rows:
+        raise PgenError("E017", f"data file `{path}` is empty", src.span)
+    widths = {len(r) for r in rows}
+    if len(widths) != 1:
+        raise PgenError("E017", f"{path}: rows have different lengths {sorted(widths)}", src.span)
+    arr = np.array(rows, dtype=np.float64)
+    return arr[0] if arr.shape[0] == 1 else arr
+
+
+def _is_float(c: str) -> bool:
+    try:
+        float(c)
+        return True
+    except ValueError:
+        return False
+
+
+def _load_net(stmt: A.NetDecl, out: Checked) -> Network:
+    try:
+        return load_network(out.base_dir / stmt.path)
+    except PgenError as e:
+        e.span = stmt.span
+        raise
+
+
+def _var_info(stmt: A.VarDecl, out: Checked, declared: dict) -> VarInfo:
+    t = stmt.type
+    shape = t.shape
+    inf = np.full(shape, np.inf)
+    lb, ub, values, step = -inf, inf.copy(), None, None
+    dom = stmt.domain
+    if t.base == "bool":
+        if dom is not None:
+            raise PgenError("E014", "a bool variable takes no domain", dom.span, hint="remove the `in ...` part")
+        lb, ub = np.zeros(shape), np.ones(shape)
+    elif isinstance(dom, A.Interval):
+        _names_ok(dom.lo, out, set(), declared)
+        _names_ok(dom.hi, out, set(), declared)
+        lo, hi = const_eval(dom.lo, out), const_eval(dom.hi, out)
+        try:
+            lb = np.broadcast_to(lo, shape).astype(np.float64).copy()
+            ub = np.broadcast_to(hi, shape).astype(np.float64).copy()
+        except ValueError:
+            raise PgenError("E012", f"bounds of shape {list(lo.shape)} and {list(hi.shape)} do not fit `{stmt.name}` of shape {list(shape)}",
+                            dom.span) from None
+        if t.base == "int":
+            lb = np.where(dom.lo_closed, np.ceil(lb), np.floor(lb) + 1)
+            ub = np.where(dom.hi_closed, np.floor(ub), np.ceil(ub) - 1)
+        elif not (dom.lo_closed and dom.hi_closed):
+            raise PgenError("E014", "a real variable's domain must be a closed interval `[lo, hi]`", dom.span,
+                            hint="open ends are for constraints (`require x in [a, b)`)")
+        if np.any(lb > ub):
+            raise PgenError("E016", f"the domain of `{stmt.name}` is empty", dom.span,
+                            hint="the lower bound must not exceed the upper bound")
+    elif isinstance(dom, A.RangeDomain):
+        if t.base != "int":
+            raise PgenError("E014", "a range `a..b` is an integer domain", dom.span,
+                            hint="declare the variable int, or write the interval `[a, b]`")
+        lo, hi = const_eval(dom.lo, out), const_eval(dom.hi, out)
+        if lo.shape != () or hi.shape != () or lo != np.round(lo) or hi != np.round(hi):
+            raise PgenError("E014", "range bounds must be integer scalars", dom.span)
+        if lo > hi:
+            raise PgenError("E016", f"the range {int(lo)}..{int(hi)} is empty", dom.span,
+                            hint="write the smaller bound first")
+        lb, ub = np.full(shape, float(lo)), np.full(shape, float(hi))
+    elif isinstance(dom, A.IntSet):
+        if t.base != "int":
+            raise PgenError("E014", "an integer set is a domain for int variables", dom.span)
+        vals = list(dom.values)
+        if dom.last is not None:
+            if len(vals) < 2:
+                raise PgenError("E016", "`{a, b, ..., c}` needs two values before `...` to fix the step", dom.span)
+            step = vals[1] - vals[0]
+            if step <= 0 or any(vals[i + 1] - vals[i] != step for i in range(len(vals) - 1)) \
+                    or (dom.last - vals[0]) % step != 0 or dom.last < vals[-1]:
+                raise PgenError("E016", "the set is not an increasing arithmetic sequence ending at its last value",
+                                dom.span, hint="write e.g. {0, 10, ..., 70}")
+            vals = list(range(vals[0], dom.last + 1, step))
+        vals = sorted(set(vals))
+        if len(vals) >= 2 and step is None:
+            diffs = {vals[i + 1] - vals[i] for i in range(len(vals) - 1)}
+            if len(diffs) == 1:
+                step = diffs.pop()
+        values = tuple(vals)
+        lb, ub = np.full(shape, float(vals[0])), np.full(shape, float(vals[-1]))
+    elif dom is None and t.base == "int":
+        raise PgenError("E016", f"int variable `{stmt.name}` needs a finite domain", stmt.span,
+                        hint=f"write e.g. `var {stmt.name} : {t.base} in 0..10`")
+    return VarInfo(stmt.name, t.base, shape, lb, ub, values, step, stmt)

@@ -1,0 +1,129 @@
+"""The IR: the backend-neutral narrow waist. Plain data, no solver imports.
+
+A model is variables (bool / int / real with bounds), constraints of a few
+kinds, and an objective. Every variable and constraint keeps `origin`, the
+spec text location (`file:line:col`) that created it, for errors and
+`pgenc explain`-style statistics.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+BOOL, INT, REAL = "bool", "int", "real"
+LE, GE, EQ = "<=", ">=", "=="
+
+
+@dataclass
+class Var:
+    name: str
+    kind: str  # bool | int | real
+    lb: float
+    ub: float
+    origin: str = ""
+
+
+@dataclass
+class Lin:
+    """sum(coef[k] * x[idx[k]]) + const; idx holds no duplicates."""
+    idx: np.ndarray
+    coef: np.ndarray
+    const: float = 0.0
+
+    @staticmethod
+    def of(terms: dict, const: float = 0.0) -> "Lin":
+        items = [(i, c) for i, c in terms.items() if c != 0.0]
+        idx = np.array([i for i, _ in items], dtype=np.int64)
+        coef = np.array([c for _, c in items], dtype=np.float64)
+        return Lin(idx, coef, float(const))
+
+    def bounds(self, lb: np.ndarray, ub: np.ndarray) -> tuple[float, float]:
+        """Interval-arithmetic range of this expression over the variable box."""
+        pos = np.maximum(self.coef, 0.0)
+        neg = np.minimum(self.coef, 0.0)
+        lo = self.const + float(pos @ lb[self.idx] + neg @ ub[self.idx]) if len(self.idx) else self.const
+        hi = self.const + float(pos @ ub[self.idx] + neg @ lb[self.idx]) if len(self.idx) else self.const
+        return lo, hi
+
+    def value(self, x: np.ndarray) -> float:
+        return self.const + float(self.coef @ x[self.idx]) if len(self.idx) else self.const
+
+
+@dataclass
+class LinearCon:
+    """expr sense rhs"""
+    expr: Lin
+    sense: str
+    rhs: float
+    origin: str = ""
+
+
+@dataclass
+class ReifiedCon:
+    """var b (bool) <-> (expr sense rhs); sense is >= or <=. Used for binarized neurons."""
+    b: int
+    expr: Lin
+    sense: str
+    rhs: float
+    origin: str = ""
+
+
+@dataclass
+class IndicatorCon:
+    """(var b == value) -> (expr sense rhs).
+
+    `M`, when the lowering knows a tight one, is the big-M a MILP backend may
+    use (expr - rhs <= M on the other branch); else backends derive it from
+    the variable bounds. Solvers with native implications ignore it, which
+    keeps exact-arithmetic backends (z3) free of float rounding in big-M rows.
+    """
+    b: int
+    value: int
+    expr: Lin
+    sense: str
+    rhs: float
+    origin: str = ""
+    M: Optional[float] = None
+
+
+@dataclass
+class Objective:
+    sense: Optional[str]  # "min", "max" or None for satisfy
+    expr: Lin
+
+
+@dataclass
+class Model:
+    vars: list = field(default_factory=list)
+    constraints: list = field(default_factory=list)
+    objective: Objective = None
+    # counts and notes for `pgenc compile --stats` and the run manifest
+    notes: list = field(default_factory=list)
+
+    def add_var(self, name: str, kind: str, lb: float, ub: float, origin: str = "") -> int:
+        if kind == BOOL:
+            lb, ub = max(0.0, lb), min(1.0, ub)
+        self.vars.append(Var(name, kind, float(lb), float(ub), origin))
+        return len(self.vars) - 1
+
+    def bounds_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        lb = np.array([v.lb for v in self.vars], dtype=np.float64)
+        ub = np.array([v.ub for v in self.vars], dtype=np.float64)
+        return lb, ub
+
+    def kinds(self) -> set:
+        return {v.kind for v in self.vars}
+
+    def stats(self) -> dict:
+        count = {BOOL: 0, INT: 0, REAL: 0}
+        for v in self.vars:
+            count[v.kind] += 1
+        cons = {}
+        for c in self.constraints:
+            cons[type(c).__name__] = cons.get(type(c).__name__, 0) + 1
+        return {"variables": len(self.vars), "bool": count[BOOL], "int": count[INT],
+                "real": count[REAL], "constraints": cons,
+                "objective": self.objective.sense if self.objective else None,
+                "notes": list(self.notes)}

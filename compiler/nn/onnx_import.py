@@ -1,0 +1,381 @@
+"""ONNX -> Network. Piecewise-linear graphs only; any other op is an error.
+
+The graph must be a chain from its one input to its one output. Affine ops
+(Gemm, MatMul, Add, Sub, Mul, Div by constants, BatchNormalization) are
+composed into one pending affine map; Relu and binarization (`Sign`, or
+`GreaterOrEqual(v, 0)` followed by `Cast`) close a layer. Shape-only ops
+(Flatten, Reshape, Identity, Squeeze, Unsqueeze) keep the row-major order.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from ...dsl.diagnostics import PgenError
+from .network import Dense, Network, Relu, Step
+
+SUPPORTED = ["Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Flatten", "Reshape",
+             "Identity", "Squeeze", "Unsqueeze", "BatchNormalization", "Sign",
+             "GreaterOrEqual", "Cast", "Constant"]
+
+
+class _Err:
+    def __init__(self, path: str):
+        self.path = path
+
+    def __call__(self, code: str, msg: str, node=None, hint=None) -> PgenError:
+        where = f" (node `{node.name or node.op_type}`, op {node.op_type})" if node is not None else ""
+        return PgenError(code, f"{self.path}{where}: {msg}", hint=hint)
+
+
+def load_network(path: str | Path) -> Network:
+    import onnx
+    from onnx import numpy_helper
+
+    path = Path(path)
+    err = _Err(str(path))
+    if not path.exists():
+        raise err("E020", "network file not found", hint="check the path; it is relative to the spec file")
+    data = path.read_bytes()
+    try:
+        model = onnx.load_model_from_string(data)
+        graph = model.graph
+        if not graph.node:
+            raise ValueError("the graph has no nodes")
+    except Exception as e:  # protobuf raises several kinds on a damaged file
+        raise err("E020", f"not a readable ONNX model ({type(e).__name__}: {e})",
+                  hint="the file may be truncated or not ONNX; re-export it") from None
+    sha = hashlib.sha256(data).hexdigest()
+
+    consts: dict = {}
+    for init in graph.initializer:
+        arr = numpy_helper.to_array(init)
+        consts[init.name] = arr
+    inputs = [i for i in graph.input if i.name not in consts]
+    if len(inputs) != 1 or len(graph.output) != 1:
+        raise err("E020", f"expected one input and one output, found {len(inputs)} and {len(graph.output)}")
+    inp = inputs[0]
+    in_shape = tuple(_dim(d) for d in inp.type.tensor_type.shape.dim)
+
+    state = _Walker(err, consts, inp.name, in_shape)
+    state.opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=13)
+    for node in graph.node:
+        state.visit(node)
+    if state.cur != graph.output[0].name:
+        raise err("E020", f"the graph's output `{graph.output[0].name}` is not reached by the chain from its input")
+    state.flush()
+    return Network(str(path), sha, inp.name, in_shape, graph.output[0].name,
+                   state.shape, state.layers)
+
+
+def _dim(d) -> int:
+    if d.HasField("dim_value") and d.dim_value > 0:
+        return int(d.dim_value)
+    return 1  # a symbolic batch dimension
+
+
+def _attr(node, name, default):
+    from onnx import helper
+
+    for a in node.attribute:
+        if a.name == name:
+            return helper.get_attribute_value(a)
+    return default
+
+
+class _Walker:
+    def __init__(self, err, consts, input_name, in_shape):
+        self.err = err
+        self.consts = consts
+        self.cur = input_name
+        self.shape = in_shape
+        n = int(np.prod(in_shape))
+        self.layers: list = []
+        self._reset(n)
+        self.bool_tensor = None  # output of GreaterOrEqual awaiting its Cast
+
+    # pending affine map from the last layer's output to the current tensor
+    def _reset(self, n):
+        self.W = np.eye(n)
+        self.b = np.zeros(n)
+        self.matrix_at = None  # (W, b, matrix) at the last matrix op, for binarized layers
+        self.tail: list = []   # nodes after the last matrix op (float32 tail)
+        self.tail_prefix: list = []  # synthetic ops that stand for a Gemm's bias
+
+    def flush(self):
+        n = self.W.shape[1]
+        if not (np.array_equal(self.W, np.eye(n)) and not self.b.any()):
+            self.layers.append(Dense(self.W.copy(), self.b.copy()))
+        self._reset(self.W.shape[0])
+
+    def const(self, name, node):
+        if name not in self.consts:
+            return None
+        arr = np.asarray(self.consts[name])
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            raise self.err("E020", f"tensor `{name}` holds NaN or infinite values", node,
+                           hint="retrain or repair the network; pgen cannot encode non-finite weights")
+        return arr
+
+    def _other(self, node):
+        """For a binary op: (constant operand, act_is_first)."""
+        a, b = node.input[0], node.input[1]
+        if a == self.cur and b != self.cur:
+            c = self.const(b, node)
+            first = True
+        elif b == self.cur and a != self.cur:
+            c = self.const(a, node)
+            first = False
+        else:
+            raise self.err("E021", "both operands depend on the network input; only constant operands are supported", node)
+        if c is None:
+            raise self.err("E021", "an operand is neither the running activation nor a constant", node)
+        return c.astype(np.float64), first
+
+    def _bcast(self, c, node):
+        try:
+            full = np.broadcast_to(c, np.broadcast_shapes(c.shape, self.shape))
+        except ValueError:
+            raise self.err("E022", f"constant of shape {list(c.shape)} does not broadcast with {list(self.shape)}", node) from None
+        if full.size != self.W.shape[0]:
+            raise self.err("E022", f"constant of shape {list(c.shape)} would change the activation size", node)
+        return full.reshape(-1)
+
+    def visit(self, node):
+        op = node.op_type
+        if op == "Constant":
+            from onnx import numpy_helper
+            value = _attr(node, "value", None)
+            if value is None:
+                raise self.err("E021", "only tensor-valued Constant nodes are supported", node)
+            self.consts[node.output[0]] = numpy_helper.to_array(value)
+            return
+        if op not in SUPPORTED:
+            raise self.err("E021", f"unsupported operation `{op}`",
+                           node, hint="supported: " + ", ".join(SUPPORTED))
+        if self.bool_tensor is not None:
+            if op != "Cast" or node.input[0] != self.bool_tensor:
+                raise self.err("E021", "GreaterOrEqual must be followed by Cast to float", node)
+            self.bool_tensor = None
+            self.cur = node.output[0]
+            return
+        if self.cur not in node.input:
+            # a node off the main chain that computes a constant (e.g. a shape)
+            raise self.err("E021", "node does not act on the running activation; only chain-shaped graphs are supported", node)
+        handler = getattr(self, "op_" + op)
+        handler(node)
+        if op != "GreaterOrEqual":
+            self.cur = node.output[0]
+
+    # --- shape-only ops
+    def op_Identity(self, node):
+        pass
+
+    def op_Flatten(self, node):
+        axis = _attr(node, "axis", 1)
+        if axis < 0:
+            axis += len(self.shape)
+        self.shape = (int(np.prod(self.shape[:axis])), int(np.prod(self.shape[axis:])))
+
+    def op_Reshape(self, node):
+        target = self.const(node.input[1], node)
+        if target is None:
+            raise self.err("E021", "Reshape needs a constant shape", node)
+        target = [int(t) for t in target]
+        out = []
+        for i, t in enumerate(target):
+            out.append(self.shape[i] if t == 0 else t)
+        if -1 in out:
+            known = int(np.prod([t for t in out if t != -1]))
+            out[out.index(-1)] = int(np.prod(self.shape)) // max(known, 1)
+        if int(np.prod(out)) != int(np.prod(self.shape)):
+            raise self.err("E022", f"cannot reshape {list(self.shape)} to {target}", node)
+        self.shape = tuple(out)
+
+    def op_Squeeze(self, node):
+        self.shape = tuple(d for d in self.shape if d != 1) or (1,)
+
+    def op_Unsqueeze(self, node):
+        self.shape = (1,) + tuple(self.shape)
+
+    # --- affine ops
+    def _apply(self, M, c, node, new_shape):
+        self.W = M @ self.W
+        self.b = M @ self.b + c
+        self.shape = new_shape
+        self.tail.append(node)
+
+    def _scale(self, s, node):
+        self.W = s[:, None] * self.W
+        self.b = s * self.b
+        self.tail.append(node)
+
+    def op_Add(self, node):
+        c, _ = self._other(node)
+        self.b = self.b + self._bcast(c, node)
+        self.tail.append(node)
+
+    def op_Sub(self, node):
+        c, first = self._other(node)
+        c = self._bcast(c, node)
+        if first:
+            self.b = self.b - c
+        else:
+            self.W, self.b = -self.W, c - self.b
+        self.tail.append(node)
+
+    def op_Mul(self, node):
+        c, _ = self._other(node)
+        self._scale(self._bcast(c, node), node)
+
+    def op_Div(self, node):
+        c, first = self._other(node)
+        if not first:
+            raise self.err("E021", "division by the activation is not piecewise-linear", node)
+        c = self._bcast(c, node)
+        if np.any(c == 0):
+            raise self.err("E020", "division by zero", node)
+        self._scale(1.0 / c, node)
+
+    def op_BatchNormalization(self, node):
+        scale, bias, mean, var = (self.const(n, node) for n in node.input[1:5])
+        if any(t is None for t in (scale, bias, mean, var)):
+            raise self.err("E021", "BatchNormalization needs constant parameters", node)
+        eps = _attr(node, "epsilon", 1e-5)
+        # per-channel on axis 1 of the current shape
+        ch = self.shape[1] if len(self.shape) > 1 else self.shape[0]
+        spatial = int(np.prod(self.shape[2:])) if len(self.shape) > 2 else 1
+        k = scale.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps)
+        shift = bias.astype(np.float64) - mean.astype(np.float64) * k
+        if k.size != ch:
+            raise self.err("E022", f"batch-norm has {k.size} channels, activation has {ch}", node)
+        k_full = np.repeat(k, spatial)
+        self.W = k_full[:, None] * self.W
+        self.b = k_full * self.b + np.repeat(shift, spatial)
+        self.tail.append(node)
+
+    def _matrix(self, M, node, new_shape):
+        """A matrix op: y = M h. Remember where it sits for binarized layers."""
+        self.matrix_at = (self.W.copy(), self.b.copy(), M.copy())
+        self.tail = []
+        self.tail_prefix = []
+        self.W = M @ self.W
+        self.b = M @ self.b
+        self.shape = new_shape
+
+    def op_MatMul(self, node):
+        c, first = self._other(node)
+        if first:  # act [.., n] @ C [n, m]
+            if c.ndim != 2 or c.shape[0] != self.shape[-1]:
+                raise self.err("E022", f"MatMul of activation {list(self.shape)} with weight {list(c.shape)}", node)
+            self._matrix(c.T, node, tuple(self.shape[:-1]) + (c.shape[1],))
+        else:  # C [m, n] @ act [n] or [n, k]
+            if c.ndim != 2 or c.shape[1] != self.shape[0]:
+                raise self.err("E022", f"MatMul of weight {list(c.shape)} with activation {list(self.shape)}", node)
+            if len(self.shape) == 2 and self.shape[1] != 1:
+                raise self.err("E021", "MatMul with the weight on the left needs a vector activation", node)
+            self._matrix(c, node, (c.shape[0],) + tuple(self.shape[1:]))
+
+    def op_Gemm(self, node):
+        if node.input[0] != self.cur:
+            raise self.err("E021", "Gemm must take the activation as its first operand", node)
+        B = self.const(node.input[1], node)
+        if B is None:
+            raise self.err("E021", "Gemm needs a constant weight", node)
+        B = B.astype(np.float64)
+        C = self.const(node.input[2], node) if len(node.input) > 2 and node.input[2] else None
+        alpha, beta = float(_attr(node, "alpha", 1.0)), float(_attr(node, "beta", 1.0))
+        trans_a, trans_b = _attr(node, "transA", 0), _attr(node, "transB", 0)
+        n = int(np.prod(self.shape))
+        if trans_b:
+            B = B.T
+        if B.shape[0] != n:
+            raise self.err("E022", f"Gemm weight {list(B.shape)} does not fit an activation of size {n}", node)
+        del trans_a  # with a single row (batch 1) A and A^T hold the same numbers
+        m = B.shape[1]
+        self._matrix(alpha * B.T, node, (1, m))
+        if C is not None:
+            c = np.broadcast_to(C.astype(np.float64), (1, m)).reshape(-1)
+            self.b = self.b + beta * c
+            self.tail_prefix = [("gemm_bias", alpha, beta, C.astype(np.float32))]
+        else:
+            self.tail_prefix = [("gemm_bias", alpha, beta, None)]
+
+    # --- nonlinear ops
+    def op_Relu(self, node):
+        self.flush()
+        self.layers.append(Relu())
+
+    def op_Sign(self, node):
+        self._step(node, "sign")
+        # Sign outputs -1/+1: the Boolean y becomes 2y - 1
+        n = self.W.shape[0]
+        self.W, self.b = 2.0 * np.eye(n), -np.ones(n)
+
+    def op_GreaterOrEqual(self, node):
+        zero = self.const(node.input[1], node)
+        if node.input[0] != self.cur or zero is None or np.any(zero != 0):
+            raise self.err("E021", "only GreaterOrEqual(activation, 0) is supported (a binarization)", node)
+        self._step(node, "ge")
+        self.bool_tensor = node.output[0]
+        self.cur = node.output[0]
+
+    def _step(self, node, tie):
+        if self.matrix_at is None:
+            raise self.err("E021", "a binarization must follow a Gemm or MatMul with +-1 weights "
+                           "(binarizing the raw input is not supported yet)", node)
+        W0, b0, M = self.matrix_at
+        if not np.array_equal(M, np.round(M)):
+            raise self.err("E021", "the weights before a binarization must be integers (+-1)", node)
+        tail = _tail_model(self.tail_prefix, self.tail, self.consts, M.shape[0], self.opset)
+        self.layers.append(Step(Dense(W0, b0), M, tail, tie, node.name or node.op_type))
+        self._reset(M.shape[0])
+
+
+def _tail_model(prefix, nodes, consts, n_out, opset) -> bytes:
+    """An ONNX model `s -> v` replaying the graph's float32 ops after the matrix op."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    new_nodes, inits = [], []
+    cur = "s"
+    for i, item in enumerate(prefix):
+        _, alpha, beta, C = item
+        if alpha != 1.0:
+            inits.append(numpy_helper.from_array(np.array(alpha, dtype=np.float32), f"_alpha{i}"))
+            new_nodes.append(helper.make_node("Mul", [cur, f"_alpha{i}"], [f"_t{i}a"]))
+            cur = f"_t{i}a"
+        if C is not None:
+            inits.append(numpy_helper.from_array((np.float32(beta) * C).astype(np.float32), f"_bias{i}"))
+            new_nodes.append(helper.make_node("Add", [cur, f"_bias{i}"], [f"_t{i}b"]))
+            cur = f"_t{i}b"
+    for node in nodes:
+        n = onnx.NodeProto()
+        n.CopyFrom(node)
+        # rewire: the node's activation operand is `cur`
+        for j, name in enumerate(n.input):
+            if name not in consts:
+                n.input[j] = cur
+            elif not any(t.name == name for t in inits):
+                arr = np.asarray(consts[name])
+                if arr.dtype.kind == "f":
+                    arr = arr.astype(np.float32)
+                inits.append(numpy_helper.from_array(arr, name))
+        out = f"_n{len(new_nodes)}"
+        n.ClearField("output")
+        n.output.append(out)
+        new_nodes.append(n)
+        cur = out
+    if cur == "s":
+        new_nodes.append(helper.make_node("Identity", ["s"], ["v"]))
+    else:
+        new_nodes.append(helper.make_node("Identity", [cur], ["v"]))
+    graph = helper.make_graph(
+        new_nodes, "tail",
+        [helper.make_tensor_value_info("s", TensorProto.FLOAT, ["R", n_out])],
+        [helper.make_tensor_value_info("v", TensorProto.FLOAT, ["R", n_out])],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", int(opset))])
+    return model.SerializeToString()

@@ -1,0 +1,6 @@
+"""Front ends: .pgen text -> AST (and back), diagnostics."""
+from .diagnostics import PgenError
+from .parser import parse
+from .printer import format_spec
+
+__all__ = ["PgenError", "parse", "format_spec"]

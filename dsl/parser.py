@@ -1,0 +1,263 @@
+"""Text -> AST. Lark (LALR, positions) and a Transformer into `dsl.ast` nodes."""
+from __future__ import annotations
+
+import difflib
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import ast as A
+from .diagnostics import PgenError
+
+KEYWORDS = ["param", "var", "net", "require", "select", "minimize", "maximize",
+            "satisfy", "solve", "network", "csv", "npy", "for", "in", "real", "int", "bool"]
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    grammar = (Path(__file__).parent / "grammar.lark").read_text()
+    return Lark(grammar, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=True)
+
+
+def _span_of(meta_or_token) -> A.Span:
+    m = meta_or_token
+    if getattr(m, "empty", False) or getattr(m, "line", None) is None:
+        return A.NOSPAN
+    return A.Span(m.line, m.column, m.end_line, m.end_column, m.start_pos, m.end_pos)
+
+
+def _number(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    # -- declarations
+    def start(self, meta, stmts):
+        return A.Spec(tuple(stmts), _span_of(meta))
+
+    def param_decl(self, meta, c):
+        name, typ, source = c
+        return A.ParamDecl(str(name), typ, source, _span_of(meta))
+
+    def csv_source(self, meta, c):
+        return A.CsvSource(str(c[0])[1:-1], _span_of(meta))
+
+    def npy_source(self, meta, c):
+        return A.NpySource(str(c[0])[1:-1], _span_of(meta))
+
+    def var_decl(self, meta, c):
+        name, typ, domain = c
+        return A.VarDecl(str(name), typ, domain, _span_of(meta))
+
+    def type(self, meta, c):
+        base = str(c[0].children[0])
+        dims = tuple(int(t) for t in c[1:] if t is not None)
+        return A.Type(base, dims, _span_of(meta))
+
+    def range_dom(self, meta, c):
+        return A.RangeDomain(c[0], c[1], _span_of(meta))
+
+    def signed_int(self, meta, c):
+        sign, digits = c
+        value = int(digits)
+        return A.Num(-value if sign is not None else value, _span_of(meta))
+
+    def intset(self, meta, c):
+        *values, last = c
+        return A.IntSet(tuple(v.value for v in values),
+                        None if last is None else last.value, _span_of(meta))
+
+    def interval(self, meta, c):
+        lb, lo, hi, rb = c
+        return A.Interval(lo, hi, lb, rb, _span_of(meta))
+
+    def closed(self, meta, c):
+        return True
+
+    def open(self, meta, c):
+        return False
+
+    def net_decl(self, meta, c):
+        return A.NetDecl(str(c[0]), str(c[1])[1:-1], _span_of(meta))
+
+    def require(self, meta, c):
+        constraint, iters = c
+        return A.Require(constraint, tuple(iters or ()), _span_of(meta))
+
+    def iters(self, meta, c):
+        return list(c)
+
+    def iter(self, meta, c):
+        return A.Iter(str(c[0]), c[1], c[2], _span_of(meta))
+
+    def implies(self, meta, c):
+        return A.Implies(c[0], c[1], _span_of(meta))
+
+    def compare(self, meta, c):
+        return A.Compare(str(c[1]), c[0], c[2], _span_of(meta))
+
+    def in_interval(self, meta, c):
+        return A.InInterval(c[0], c[1], _span_of(meta))
+
+    def truth(self, meta, c):
+        return A.Truth(c[0], _span_of(meta))
+
+    def select(self, meta, c):
+        count, target, axis = c
+        return A.Select(count, target, None if axis is None else int(axis), _span_of(meta))
+
+    def minimize(self, meta, c):
+        return A.Objective("minimize", c[0], _span_of(meta))
+
+    def maximize(self, meta, c):
+        return A.Objective("maximize", c[0], _span_of(meta))
+
+    def satisfy(self, meta, c):
+        return A.Objective("satisfy", None, _span_of(meta))
+
+    def solve_opts(self, meta, c):
+        return A.SolveOptions(tuple(c), _span_of(meta))
+
+    def option(self, meta, c):
+        key, value = c
+        if isinstance(value, A.Num):
+            value = value.value
+        elif isinstance(value, A.Name):
+            value = value.id
+        elif isinstance(value, Token) and value.type == "STRING":
+            value = str(value)[1:-1]
+        else:
+            value = str(value)
+        return (str(key), value)
+
+    # -- expressions
+    def number(self, meta, c):
+        return A.Num(_number(str(c[0])), _span_of(meta))
+
+    def name(self, meta, c):
+        if isinstance(c[0], A.Num):  # a signed_int used as a range bound
+            return c[0]
+        return A.Name(str(c[0]), _span_of(meta))
+
+    def add(self, meta, c):
+        return A.Binary("+", c[0], c[1], _span_of(meta))
+
+    def sub(self, meta, c):
+        return A.Binary("-", c[0], c[1], _span_of(meta))
+
+    def mul(self, meta, c):
+        return A.Binary("*", c[0], c[1], _span_of(meta))
+
+    def div(self, meta, c):
+        return A.Binary("/", c[0], c[1], _span_of(meta))
+
+    def neg(self, meta, c):
+        return A.Unary("-", c[0], _span_of(meta))
+
+    def subscript(self, meta, c):
+        return A.Subscript(c[0], tuple(c[1:]), _span_of(meta))
+
+    def index_range(self, meta, c):
+        return A.IndexRange(c[0], c[1], _span_of(meta))
+
+    def index_all(self, meta, c):
+        return A.IndexAll(_span_of(meta))
+
+    def call(self, meta, c):
+        func, *args = c
+        args = tuple(a for a in args if a is not None)
+        return A.Call(str(func), args, _span_of(meta))
+
+    def generator(self, meta, c):
+        func, body, iters = c
+        return A.Generator(str(func), body, tuple(iters), _span_of(meta))
+
+    def array_lit(self, meta, c):
+        return A.ArrayLit(tuple(c), _span_of(meta))
+
+
+def _describe(token: Token) -> str:
+    if token.type == "$END":
+        return "end of input"
+    return f"`{token}`"
+
+
+def parse(text: str, filename: Optional[str] = None) -> A.Spec:
+    """Parse .pgen text into a Spec; raise PgenError with the location on bad input."""
+    try:
+        tree = _parser().parse(text)
+    except UnexpectedEOF as e:
+        raise PgenError("E002", "the spec ends in the middle of a statement",
+                        _eof_span(text), hint="finish the last statement",
+                        filename=filename, source=text) from None
+    except UnexpectedToken as e:
+        raise _syntax_error(e, text, filename) from None
+    except UnexpectedCharacters as e:
+        span = A.Span(e.line, e.column, e.line, e.column + 1)
+        ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else "?"
+        raise PgenError("E001", f"unexpected character `{ch}`", span,
+                        hint="check for a typo; comments start with `#`",
+                        filename=filename, source=text) from None
+    except UnexpectedInput as e:  # pragma: no cover - other lark errors
+        span = A.Span(getattr(e, "line", 0), getattr(e, "column", 0), 0, 0)
+        raise PgenError("E001", "syntax error", span, filename=filename, source=text) from None
+    try:
+        return _ToAst().transform(tree)
+    except VisitError as e:
+        raise PgenError("E001", f"syntax error: {e.orig_exc} in {e.rule}", A.NOSPAN,
+                        filename=filename, source=text) from None
+
+
+def _eof_span(text: str) -> A.Span:
+    lines = text.rstrip().splitlines() or [""]
+    return A.Span(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
+
+
+def _syntax_error(e: UnexpectedToken, text: str, filename: Optional[str]) -> PgenError:
+    tok = e.token
+    if tok.type == "$END":
+        return PgenError("E002", "the spec ends in the middle of a statement",
+                         _eof_span(text), hint="finish the last statement",
+                         filename=filename, source=text)
+    span = A.Span(tok.line, tok.column, tok.end_line or tok.line,
+                  tok.end_column or tok.column + max(1, len(str(tok))))
+    expected = sorted(e.expected)
+    hint = None
+    if tok.type == "NAME":
+        close = difflib.get_close_matches(str(tok), KEYWORDS, n=1)
+        if close:
+            hint = f"did you mean `{close[0]}`?"
+    if hint is None and expected:
+        shown = ", ".join(_terminal_name(t) for t in expected[:6])
+        hint = f"expected one of: {shown}"
+    return PgenError("E001", f"unexpected {_describe(tok)}", span, hint=hint,
+                     filename=filename, source=text)
+
+
+_TERMINAL_TEXT = {
+    "LSQB": "`[`", "RSQB": "`]`", "LPAR": "`(`", "RPAR": "`)`", "COMMA": "`,`",
+    "COLON": "`:`", "EQUAL": "`=`", "PLUS": "`+`", "MINUS": "`-`", "STAR": "`*`",
+    "SLASH": "`/`", "LBRACE": "`{`", "RBRACE": "`}`", "NAME": "a name", "INT": "an integer",
+    "FLOAT": "a number", "STRING": "a quoted string", "CMP": "a comparison",
+    "LBRACKET": "`[` or `(`", "RBRACKET": "`]` or `)`", "BASETYPE": "a type (real, int, bool)",
+    "SIGN": "`-`", "$END": "end of input",
+}
+
+
+def _terminal_name(t: str) -> str:
+    if t in _TERMINAL_TEXT:
+        return _TERMINAL_TEXT[t]
+    try:
+        pattern = _parser().get_terminal(t).pattern
+    except KeyError:
+        return t
+    if pattern.type == "str":
+        return f"`{pattern.value}`"
+    return t.lower()

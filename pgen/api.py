@@ -1,0 +1,91 @@
+"""The Python entry points: `pgen.load(path)` and `pgen.compile_string(text)`."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from .compiler.check import Checked, check
+from .compiler.lower import Lowerer
+from .dsl.diagnostics import PgenError
+from .dsl.parser import parse
+
+
+class Problem:
+    """A parsed and checked spec; lowered to the IR on first use."""
+
+    def __init__(self, text: str, path: Optional[str] = None, base_dir: Optional[Path] = None):
+        self.text = text
+        self.path = path
+        try:
+            self.spec = parse(text, path)
+            self.checked: Checked = check(self.spec, path, base_dir)
+        except PgenError as e:
+            raise e.located(path, text)
+        self._model = None
+        self.var_base: dict = {}
+
+    @property
+    def options(self) -> dict:
+        return dict(self.checked.options)
+
+    @property
+    def model(self):
+        if self._model is None:
+            try:
+                low = Lowerer(self.checked)
+                self._model = low.lower()
+                self.var_base = low.var_base
+            except PgenError as e:
+                raise e.located(self.path, self.text)
+        return self._model
+
+    def solve(self, backend: Optional[str] = None, timeout: Optional[float] = None,
+              seed: Optional[int] = None, tolerance: Optional[float] = None, verbose: bool = False):
+        from .runtime.solve import solve
+        from .runtime.verify import DEFAULT_TOLERANCE
+
+        opts = self.checked.options
+        self.model  # lower first, so errors point at the spec
+        try:
+            return solve(self,
+                         backend=backend or opts.get("backend", "auto"),
+                         timeout=timeout if timeout is not None else opts.get("timeout", 60.0),
+                         seed=seed if seed is not None else opts.get("seed", 0),
+                         tolerance=tolerance if tolerance is not None else opts.get("tolerance", DEFAULT_TOLERANCE),
+                         verbose=verbose)
+        except PgenError as e:
+            raise e.located(self.path, self.text)
+
+    def compile(self, backend: str = "highs", fmt: Optional[str] = None) -> str:
+        """The native model as text: LP / MPS (cbc, highs), SMT-LIB2 (z3), CP-SAT proto text."""
+        from .compiler.backends import BACKENDS
+        from .runtime.solve import check_backend, choose_backend
+        from .runtime.worker import run_in_worker
+
+        model = self.model
+        name = choose_backend(model) if backend == "auto" else backend
+        try:
+            check_backend(name, model)
+        except PgenError as e:
+            raise e.located(self.path, self.text)
+        b = BACKENDS[name]
+        fmt = fmt or b.formats[0]
+        if fmt not in b.formats:
+            raise PgenError("E018", f"backend `{name}` writes {', '.join(b.formats)}, not `{fmt}`",
+                            hint="pick the backend that matches the file extension")
+        return run_in_worker(name, model, "dump", fmt=fmt)
+
+
+def load(path: str | Path) -> Problem:
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise PgenError("E040", f"spec file `{p}` not found") from None
+    except (IsADirectoryError, UnicodeDecodeError) as e:
+        raise PgenError("E040", f"cannot read spec file `{p}`: {e}") from None
+    return Problem(text, str(p), p.parent)
+
+
+def compile_string(text: str, base_dir: str | Path | None = None, name: str = "<string>") -> Problem:
+    return Problem(text, name, Path(base_dir) if base_dir is not None else Path("."))

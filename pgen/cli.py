@@ -1,0 +1,174 @@
+"""`pgenc`: check, compile, solve and format .pgen specs.
+
+Exit codes: 0 success (a verified solution, or a proof of infeasibility for
+`solve`), 1 an error in the input, 2 no solution (infeasible), 3 no answer
+(timeout / unknown / solver error / verification failure).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .dsl.diagnostics import PgenError
+
+EXIT_OK, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_ANSWER = 0, 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pgenc", description="Compile and solve .pgen specs.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    c = sub.add_parser("check", help="parse and check a spec (and lower it to the IR)")
+    c.add_argument("spec")
+
+    c = sub.add_parser("compile", help="write the native model (LP, MPS, SMT-LIB2, CP-SAT text)")
+    c.add_argument("spec")
+    c.add_argument("--backend", default=None, help="cbc, highs, z3, cpsat or auto")
+    c.add_argument("-o", "--output", default=None, help="file to write (.lp, .mps, .smt2, .txt); stdout if absent")
+    c.add_argument("--stats", action="store_true", help="print model statistics")
+
+    c = sub.add_parser("solve", help="solve a spec, verify the answer and write it")
+    c.add_argument("spec")
+    c.add_argument("--backend", default=None, help="cbc, highs, z3, cpsat or auto (default: the spec's, else auto)")
+    c.add_argument("--timeout", type=float, default=None, help="seconds (default: the spec's, else 60)")
+    c.add_argument("--seed", type=int, default=None)
+    c.add_argument("--out", default=None, help="run folder to write (spec, manifest, result, values)")
+    c.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    c = sub.add_parser("fmt", help="print the spec in canonical form")
+    c.add_argument("spec")
+    c.add_argument("-i", "--in-place", action="store_true", help="rewrite the file")
+    return p
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"check": cmd_check, "compile": cmd_compile, "solve": cmd_solve, "fmt": cmd_fmt}[args.cmd](args)
+    except PgenError as e:
+        print(e.render(), file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _load(path):
+    from .api import load
+
+    return load(path)
+
+
+def cmd_check(args) -> int:
+    problem = _load(args.spec)
+    stats = problem.model.stats()
+    print(f"{args.spec}: ok ({stats['variables']} variables: {stats['bool']} bool, {stats['int']} int, "
+          f"{stats['real']} real; {sum(stats['constraints'].values())} constraints)")
+    return EXIT_OK
+
+
+_EXT = {".lp": ("highs", "lp"), ".mps": ("highs", "mps"), ".smt2": ("z3", "smt2"), ".txt": ("cpsat", "cpsat.txt")}
+
+
+def cmd_compile(args) -> int:
+    problem = _load(args.spec)
+    backend, fmt = args.backend, None
+    if args.output:
+        ext = Path(args.output).suffix.lower()
+        if ext not in _EXT:
+            raise PgenError("E018", f"unknown output extension `{ext}`", hint="use .lp, .mps, .smt2 or .txt")
+        default_backend, fmt = _EXT[ext]
+        backend = backend or default_backend
+    backend = backend or problem.options.get("backend", "highs")
+    if backend == "auto":
+        backend = "highs"
+    text = problem.compile(backend, fmt)
+    if args.stats:
+        print(json.dumps(problem.model.stats(), indent=2), file=sys.stderr)
+    if args.output:
+        _atomic_write(Path(args.output), text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise PgenError("E040", f"cannot write `{path}`: {e.strerror}") from None
+
+
+def cmd_solve(args) -> int:
+    from .runtime.output import write_run
+
+    if args.timeout is not None and not args.timeout > 0:
+        raise PgenError("E018", f"--timeout must be positive, not {args.timeout:g}", hint="give seconds, e.g. --timeout 60")
+    problem = _load(args.spec)
+    if args.out:
+        _check_writable(Path(args.out))
+    result = problem.solve(backend=args.backend, timeout=args.timeout, seed=args.seed)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(result.summary())
+        for name, value in result.values.items():
+            print(f"{name} = {_fmt_value(value)}")
+        if result.message and result.termination not in ("optimal", "feasible"):
+            print(f"message: {result.message}", file=sys.stderr)
+    if args.out and result.has_solution:
+        write_run(args.out, problem, result)
+        print(f"wrote {args.out}", file=sys.stderr)
+    if result.has_solution:
+        return EXIT_OK
+    if result.termination == "infeasible":
+        return EXIT_INFEASIBLE
+    return EXIT_NO_ANSWER
+
+
+def _check_writable(out: Path) -> None:
+    probe = out.parent if not out.exists() else out
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not os.access(probe if str(probe) else ".", os.W_OK):
+        raise PgenError("E040", f"cannot write the output folder `{out}`: permission denied",
+                        hint="choose a folder you can write to with --out")
+
+
+def _fmt_value(v) -> str:
+    import numpy as np
+
+    arr = np.asarray(v)
+    return np.array2string(arr, precision=6, suppress_small=True, max_line_width=100, threshold=60)
+
+
+def cmd_fmt(args) -> int:
+    from .dsl.parser import parse
+    from .dsl.printer import format_spec
+
+    path = Path(args.spec)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise PgenError("E040", f"cannot read `{path}`: {e.strerror}") from None
+    try:
+        out = format_spec(parse(text, str(path)))
+    except PgenError as e:
+        raise e.located(str(path), text)
+    if args.in_place:
+        _atomic_write(path, out)
+    else:
+        sys.stdout.write(out)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Write a run folder atomically: build it beside the target, then rename.
+
+Layout: spec.pgen, manifest.json, result.json, one CSV and NPY per variable.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..dsl.diagnostics import PgenError
+
+
+def write_run(out: str | Path, problem, result, extra: dict | None = None) -> Path:
+    out = Path(out)
+    parent = out.parent if str(out.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    except OSError as e:
+        raise PgenError("E040", f"cannot write the output folder `{out}`: {e.strerror}",
+                        hint="choose a folder you can write to with --out") from None
+    try:
+        (tmp / "spec.pgen").write_text(problem.text)
+        manifest = {"pgen": _version(), "python": platform.python_version(), "spec": problem.path,
+                    "backend": result.backend, "strategy": result.strategy, "seed": result.seed,
+                    "tolerance": result.tolerance, **(extra or {})}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        (tmp / "result.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
+        for name, value in result.values.items():
+            arr = np.asarray(value)
+            np.save(tmp / f"{name}.npy", arr)
+            np.savetxt(tmp / f"{name}.csv", np.atleast_2d(arr) if arr.ndim < 2 else arr.reshape(arr.shape[0], -1),
+                       delimiter=",", fmt="%.17g")
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
+            os.replace(out, old / "run")
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise PgenError("E040", f"cannot write the output folder `{out}`: {e.strerror}",
+                        hint="choose a folder you can write to with --out") from None
+    return out
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__

@@ -1,0 +1,145 @@
+"""Solve a compiled problem: pick a strategy, run it isolated, decode, verify.
+
+The solve step is a choice among strategies (DESIGN.md "Strategies"); today
+the one member is `BackendStrategy` (MILP / pseudo-Boolean / SMT on the IR).
+Whatever produced the answer, it is decoded to the spec's names and checked
+by `runtime.verify` before anyone sees it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from ..compiler import ir
+from ..compiler.backends import BACKENDS
+from ..compiler.backends.base import ERROR, FEASIBLE, INFEASIBLE, OPTIMAL, RawResult, SolveOptions
+from ..dsl.diagnostics import PgenError
+from .verify import DEFAULT_TOLERANCE, verify
+from .worker import run_in_worker
+
+
+@dataclass
+class Result:
+    termination: str                 # optimal | feasible | infeasible | unknown | timeout | error
+    status: str                      # solution status: optimal | feasible | none
+    values: dict = field(default_factory=dict)
+    objective: Optional[float] = None
+    bound: Optional[float] = None
+    gap: Optional[float] = None
+    wall: float = 0.0
+    backend: str = ""
+    strategy: str = "backend"
+    verified: Optional[bool] = None
+    failures: list = field(default_factory=list)
+    tolerance: float = DEFAULT_TOLERANCE
+    message: str = ""
+    seed: int = 0
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def has_solution(self) -> bool:
+        return self.status != "none"
+
+    def summary(self) -> str:
+        parts = [f"termination: {self.termination}", f"backend: {self.backend}"]
+        if self.objective is not None:
+            parts.append(f"objective: {self.objective:.9g}")
+        if self.bound is not None:
+            parts.append(f"bound: {self.bound:.9g}")
+        if self.gap is not None:
+            parts.append(f"gap: {100 * self.gap:.4g}%")
+        parts.append(f"time: {self.wall:.2f}s")
+        if self.verified is not None:
+            parts.append("verified" if self.verified else "VERIFICATION FAILED")
+        return ", ".join(parts)
+
+    def to_json(self) -> dict:
+        return {
+            "termination": self.termination, "status": self.status, "objective": self.objective,
+            "bound": self.bound, "gap": self.gap, "wall_seconds": self.wall, "backend": self.backend,
+            "strategy": self.strategy, "verified": self.verified,
+            "failures": [str(f) for f in self.failures], "tolerance": self.tolerance,
+            "message": self.message, "seed": self.seed,
+            "values": {k: np.asarray(v).tolist() for k, v in self.values.items()},
+            "stats": self.stats,
+        }
+
+
+def choose_backend(model: ir.Model) -> str:
+    """`auto`: CP-SAT for pure Boolean/integer models with reified rows (binarized
+    networks), HiGHS for everything else; falls back to what is installed."""
+    kinds = model.kinds()
+    has_reified = any(isinstance(c, ir.ReifiedCon) for c in model.constraints)
+    order = ["cpsat", "highs", "cbc", "z3"] if (ir.REAL not in kinds and has_reified) else ["highs", "cbc", "z3", "cpsat"]
+    for name in order:
+        b = BACKENDS[name]
+        if b.available() and b.refusal(model) is None:
+            return name
+    raise PgenError("E030", "no installed backend can take this model")
+
+
+def check_backend(name: str, model: ir.Model) -> None:
+    if name not in BACKENDS:
+        raise PgenError("E018", f"unknown backend `{name}`", hint="choose one of: auto, " + ", ".join(BACKENDS))
+    b = BACKENDS[name]
+    if not b.available():
+        raise PgenError("E030", f"backend `{name}` is not installed (Python module `{b.module}` is missing)")
+    why = b.refusal(model)
+    if why:
+        raise PgenError("E030", why)
+
+
+def decode(var_base: dict, checked, values: np.ndarray) -> dict:
+    out = {}
+    for name, info in checked.vars.items():
+        n = int(np.prod(info.shape)) if info.shape else 1
+        x = values[var_base[name]: var_base[name] + n].copy()
+        if info.kind in ("int", "bool"):
+            x = np.round(x)
+        out[name] = x.reshape(info.shape) if info.shape else np.asarray(float(x[0]))
+    return out
+
+
+class BackendStrategy:
+    name = "backend"
+
+    def run(self, problem, backend: str, options: SolveOptions) -> RawResult:
+        return run_in_worker(backend, problem.model, "solve", options)
+
+
+def solve(problem, backend: str = "auto", timeout: float = 60.0, seed: int = 0,
+          tolerance: float = DEFAULT_TOLERANCE, verbose: bool = False) -> Result:
+    model = problem.model
+    if not timeout > 0:
+        raise PgenError("E018", f"timeout must be positive, not {timeout}", hint="give a timeout in seconds, e.g. 60")
+    name = choose_backend(model) if backend == "auto" else backend
+    check_backend(name, model)
+    options = SolveOptions(timeout=float(timeout), seed=int(seed), verbose=verbose)
+    raw = BackendStrategy().run(problem, name, options)
+    res = Result(raw.termination, "none", wall=raw.wall, backend=name, message=raw.message,
+                 bound=raw.bound, seed=int(seed), tolerance=tolerance, stats=model.stats())
+    if raw.values is None:
+        if raw.termination in (OPTIMAL, FEASIBLE):
+            res.termination = ERROR
+            res.message = "the backend reported a solution but returned no values"
+        return res
+    res.values = decode(problem.var_base, problem.checked, raw.values)
+    res.objective = raw.objective
+    report = verify(problem.checked, res.values, raw.objective if model.objective.sense else None, tolerance)
+    res.verified = report.ok
+    res.failures = report.failures
+    if report.objective is not None:
+        res.objective = report.objective  # the spec's own value on the decoded solution
+    if not report.ok:
+        res.termination = ERROR
+        res.status = "none"
+        res.message = "the solution failed independent verification: " + "; ".join(str(f) for f in report.failures)
+        res.values = {}
+        return res
+    res.status = "optimal" if raw.termination == OPTIMAL else "feasible"
+    if res.objective is not None and res.bound is not None and model.objective.sense:
+        denom = max(abs(res.objective), 1e-9)
+        res.gap = abs(res.objective - res.bound) / denom if raw.termination != OPTIMAL else 0.0
+    return res

@@ -184,10 +184,10 @@ def _param_value(stmt: A.ParamDecl, out: Checked) -> np.ndarray:
         try:
             value = np.load(p, allow_pickle=False)
         except FileNotFoundError:
-            raise PgenError("E017", f"data file `{p}` not found", src.span,
+            raise PgenError("E017", f"data file `{src.path}` not found", src.span,
                             hint="paths are relative to the spec file") from None
         except Exception as e:
-            raise PgenError("E017", f"cannot read `{p}` as NPY: {e}", src.span) from None
+            raise PgenError("E017", f"cannot read `{src.path}` as NPY: {e}", src.span) from None
         value = np.asarray(value, dtype=np.float64)
     else:
         value = const_eval(src, out)
@@ -211,7 +211,7 @@ def _read_csv(path: Path, src) -> np.ndarray:
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise PgenError("E017", f"data file `{path}` not found", src.span,
+        raise PgenError("E017", f"data file `{src.path}` not found", src.span,
                         hint="paths are relative to the spec file") from None
     rows = []
     for lineno, row in enumerate(csv.reader(text.splitlines()), start=1):
@@ -221,13 +221,13 @@ def _read_csv(path: Path, src) -> np.ndarray:
             rows.append([float(c) for c in row])
         except ValueError:
             bad = next(c for c in row if not _is_float(c))
-            raise PgenError("E017", f"{path}:{lineno}: `{bad.strip()}` is not a number", src.span,
+            raise PgenError("E017", f"{src.path}:{lineno}: `{bad.strip()}` is not a number", src.span,
                             hint="CSV data must be numbers only (no header row)") from None
     if not rows:
-        raise PgenError("E017", f"data file `{path}` is empty", src.span)
+        raise PgenError("E017", f"data file `{src.path}` is empty", src.span)
     widths = {len(r) for r in rows}
     if len(widths) != 1:
-        raise PgenError("E017", f"{path}: rows have different lengths {sorted(widths)}", src.span)
+        raise PgenError("E017", f"{src.path}: rows have different lengths {sorted(widths)}", src.span)
     arr = np.array(rows, dtype=np.float64)
     return arr[0] if arr.shape[0] == 1 else arr
 
@@ -242,7 +242,7 @@ def _is_float(c: str) -> bool:
 
 def _load_net(stmt: A.NetDecl, out: Checked) -> Network:
     try:
-        return load_network(out.base_dir / stmt.path)
+        return load_network(out.base_dir / stmt.path, display=stmt.path)
     except PgenError as e:
         e.span = stmt.span
         raise

@@ -395,7 +395,7 @@ class Lowerer:
         shape = x.shape if isinstance(x, Aff) else np.shape(x)
         size = int(np.prod(shape)) if shape else 1
         if size != net.n_in:
-            raise PgenError("E022", f"network `{e.func}` ({net.path}) takes {net.n_in} inputs "
+            raise PgenError("E022", f"network `{e.func}` ({net.display}) takes {net.n_in} inputs "
                             f"(shape {list(net.input_shape)}), but is applied to a value of shape {list(shape)}",
                             e.args[0].span, hint="index the argument to the network's input size")
         if not isinstance(x, Aff) or x.is_constant():

@@ -38,8 +38,9 @@ def _widened_bounds(h: Aff, model: ir.Model):
     lo, hi = h.bounds(lb, ub)
     lo = np.nan_to_num(lo, nan=-np.inf)
     hi = np.nan_to_num(hi, nan=np.inf)
-    lo = lo - BOUND_MARGIN * (1.0 + np.abs(lo))
-    hi = hi + BOUND_MARGIN * (1.0 + np.abs(hi))
+    with np.errstate(over="ignore", invalid="ignore"):
+        lo = lo - BOUND_MARGIN * (1.0 + np.abs(lo))
+        hi = hi + BOUND_MARGIN * (1.0 + np.abs(hi))
     return lo, hi
 
 
@@ -84,7 +85,7 @@ def _step(net: Network, layer: Step, x: Aff, model: ir.Model, label: str, origin
         integral = np.all(lin.coef == np.round(lin.coef)) and lin.const == round(lin.const)
         discrete = all(kinds[i] in (ir.BOOL, ir.INT) for i in lin.idx)
         if not (integral and discrete):
-            raise PgenError("E021", f"{net.path}: binarized layer `{layer.node}` receives non-integer values "
+            raise PgenError("E021", f"{net.display}: binarized layer `{layer.node}` receives non-integer values "
                             f"(neuron {k}); its input must be Boolean pixels or a previous binarized layer",
                             hint="declare the network's input as bool, or use a ReLU network for real inputs")
     ranges = [lin.bounds(lb, ub) for lin in lins]
@@ -101,7 +102,7 @@ def _step(net: Network, layer: Step, x: Aff, model: ir.Model, label: str, origin
         d = table[reach - gmin, k]
         if layer.tie == "sign" and np.any(d == 0):
             bad = int(reach[np.argmax(d == 0)])
-            raise PgenError("E021", f"{net.path}: `Sign` at `{layer.node}` outputs 0 for neuron {k} at the "
+            raise PgenError("E021", f"{net.display}: `Sign` at `{layer.node}` outputs 0 for neuron {k} at the "
                             f"reachable pre-activation {bad}; a three-valued activation is not supported",
                             hint="export the network with the `2*Cast(GreaterOrEqual(v,0))-1` spelling (0 -> +1)")
         pos = d > 0 if layer.tie == "sign" else d >= 0
@@ -115,7 +116,7 @@ def _step(net: Network, layer: Step, x: Aff, model: ir.Model, label: str, origin
         up_set = pos[first_pos:].all()
         down_set = first_pos == 0 and not pos[first_neg:].any()
         if not (up_set or down_set):
-            raise PgenError("E021", f"{net.path}: binarized neuron {k} at `{layer.node}` is not monotone in its "
+            raise PgenError("E021", f"{net.display}: binarized neuron {k} at `{layer.node}` is not monotone in its "
                             "pre-activation (its batch-norm scale may be zero)")
         expr = ir.Lin(lin.idx, lin.coef, 0.0)
         if up_set:   # y <-> s >= t

@@ -82,6 +82,7 @@ class Network:
     output_name: str
     output_shape: tuple
     layers: list = field(default_factory=list)
+    display: str = ""       # the path as the spec wrote it, for messages
 
     @property
     def n_in(self) -> int:

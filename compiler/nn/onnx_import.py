@@ -30,12 +30,13 @@ class _Err:
         return PgenError(code, f"{self.path}{where}: {msg}", hint=hint)
 
 
-def load_network(path: str | Path) -> Network:
+def load_network(path: str | Path, display: str | None = None) -> Network:
+    """Import the ONNX file at `path`; errors name it as `display` (the path the user wrote)."""
     import onnx
     from onnx import numpy_helper
 
     path = Path(path)
-    err = _Err(str(path))
+    err = _Err(display or str(path))
     if not path.exists():
         raise err("E020", "network file not found", hint="check the path; it is relative to the spec file")
     data = path.read_bytes()
@@ -67,7 +68,7 @@ def load_network(path: str | Path) -> Network:
         raise err("E020", f"the graph's output `{graph.output[0].name}` is not reached by the chain from its input")
     state.flush()
     return Network(str(path), sha, inp.name, in_shape, graph.output[0].name,
-                   state.shape, state.layers)
+                   state.shape, state.layers, display=display or str(path))
 
 
 def _dim(d) -> int:

@@ -20,11 +20,11 @@ TARGETS = HERE.parent / "inverse" / "targets"
 
 NETS = {
     # name: (sizes, seed, style, batchnorm)
-    "ink4_relu.onnx": ([4, 10, 10, 31], 4, "gemm", False),       # spectral separation, 4 inks (Sec. 4.1)
-    "ink44_relu.onnx": ([44, 6, 31], 44, "matmul", False),    # 44 inks (Sec. 4.1, 4.3)
-    "nano_relu.onnx": ([4, 10, 10, 20], 7, "gemm", True),        # nano-photonics, thickness / 70 (Sec. 4.4)
-    "contone_relu.onnx": ([11, 10, 31], 11, "matmul", False),    # contoning, 11 layer counts (Sec. 4.5)
-    "robot_relu.onnx": ([10, 8, 8, 6], 10, "gemm", False),     # soft robot, 3 vertices x/y (Sec. 4.2)
+    "ink4_relu.onnx": ([4, 8, 31], 4, "gemm", False),       # spectral separation, 4 inks (Sec. 4.1)
+    "ink44_relu.onnx": ([44, 4, 31], 44, "matmul", False),    # 44 inks (Sec. 4.1, 4.3)
+    "nano_relu.onnx": ([4, 8, 20], 7, "gemm", True),        # nano-photonics, thickness / 70 (Sec. 4.4)
+    "contone_relu.onnx": ([11, 6, 31], 11, "matmul", False),    # contoning, 11 layer counts (Sec. 4.5)
+    "robot_relu.onnx": ([10, 6, 6], 10, "gemm", False),     # soft robot, 3 vertices x/y (Sec. 4.2)
     "adm_relu.onnx": ([8, 12, 12, 10], 8, "gemm", False),        # metasurface robustness (Sec. 4.6)
 }
 

@@ -16,10 +16,23 @@ KEYWORDS = ["param", "var", "net", "require", "select", "minimize", "maximize",
             "satisfy", "solve", "network", "csv", "npy", "for", "in", "real", "int", "bool"]
 
 
+_COMMENTS: list = []
+
+
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     grammar = (Path(__file__).parent / "grammar.lark").read_text()
-    return Lark(grammar, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=True)
+    return Lark(grammar, parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=True,
+                lexer_callbacks={"COMMENT": _COMMENTS.append})
+
+
+def parse_with_comments(text: str, filename: Optional[str] = None) -> tuple[A.Spec, list]:
+    """Parse and also return the comments as (line, column, text), for `pgenc fmt`."""
+    _COMMENTS.clear()
+    spec = parse(text, filename)
+    comments = [(t.line, t.column, str(t).rstrip()) for t in _COMMENTS]
+    _COMMENTS.clear()
+    return spec, comments
 
 
 def _span_of(meta_or_token) -> A.Span:

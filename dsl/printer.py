@@ -10,15 +10,30 @@ from . import ast as A
 _PREC = {"+": 1, "-": 1, "*": 2, "/": 2}
 
 
-def format_spec(spec: A.Spec) -> str:
+def format_spec(spec: A.Spec, comments: list = ()) -> str:
+    """Canonical text; `comments` ((line, column, text) from the parser) are kept:
+    a comment on its own line goes before the next statement, one after code on
+    the statement's last line stays at the end of that line."""
     out = []
     prev_kind = None
+    pending = sorted(comments)
     for stmt in spec.stmts:
         kind = type(stmt).__name__
-        if prev_kind is not None and kind != prev_kind:
+        before = [c for c in pending if c[0] < stmt.span.line]
+        trailing = [c for c in pending if stmt.span.line <= c[0] <= stmt.span.end_line]
+        pending = [c for c in pending if c not in before and c not in trailing]
+        if prev_kind is not None and (kind != prev_kind or before):
             out.append("")
-        out.append(stmt_text(stmt))
+        out.extend(c[2] for c in before)
+        line = stmt_text(stmt)
+        if trailing:
+            line += "  " + " ".join(c[2] for c in trailing)
+        out.append(line)
         prev_kind = kind
+    if pending:
+        if out:
+            out.append("")
+        out.extend(c[2] for c in pending)
     return "\n".join(out) + "\n"
 
 

@@ -151,7 +151,7 @@ def _fmt_value(v) -> str:
 
 
 def cmd_fmt(args) -> int:
-    from .dsl.parser import parse
+    from .dsl.parser import parse_with_comments
     from .dsl.printer import format_spec
 
     path = Path(args.spec)
@@ -160,7 +160,7 @@ def cmd_fmt(args) -> int:
     except OSError as e:
         raise PgenError("E040", f"cannot read `{path}`: {e.strerror}") from None
     try:
-        out = format_spec(parse(text, str(path)))
+        out = format_spec(*parse_with_comments(text, str(path)))
     except PgenError as e:
         raise e.located(str(path), text)
     if args.in_place:

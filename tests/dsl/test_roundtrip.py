@@ -44,3 +44,12 @@ def test_precedence_and_parentheses():
     assert format_spec(spec).strip() == "minimize 2 - (3 - x) * 4 / (a + b)"
     spec = parse("minimize (2 - 3) - x")
     assert format_spec(spec).strip() == "minimize 2 - 3 - x"
+
+
+def test_shipped_specs_are_canonical():
+    """`pgenc fmt` leaves every shipped spec unchanged, comments included."""
+    from pgen.dsl.parser import parse_with_comments
+
+    for path in SPECS:
+        text = path.read_text()
+        assert format_spec(*parse_with_comments(text)) == text, path.name

@@ -97,7 +97,10 @@ def decode(var_base: dict, checked, values: np.ndarray) -> dict:
         n = int(np.prod(info.shape)) if info.shape else 1
         x = values[var_base[name]: var_base[name] + n].copy()
         if info.kind in ("int", "bool"):
-            x = np.round(x) + 0.0  # no negative zeros
+            x = np.round(x)
+        else:  # solvers may step outside a bound by their feasibility tolerance
+            x = np.clip(x, info.lb.reshape(-1), info.ub.reshape(-1))
+        x = x + 0.0  # no negative zeros
         out[name] = x.reshape(info.shape) if info.shape else np.asarray(float(x[0]))
     return out
 

@@ -20,7 +20,7 @@ from .nn.onnx_import import load_network
 
 FUNCTIONS = {"sum", "abs", "norm1", "max", "min"}
 OPTION_KEYS = {"backend": str, "timeout": (int, float), "seed": int, "tolerance": (int, float),
-               "strict_delta": (int, float)}
+               "strict_delta": (int, float), "bounds": str, "bound_time": (int, float)}
 BACKENDS = {"auto", "cbc", "highs", "z3", "cpsat"}
 
 
@@ -106,7 +106,9 @@ def _option(key, value, stmt):
     if key == "backend" and value not in BACKENDS:
         raise PgenError("E018", f"unknown backend `{value}`", stmt.span,
                         hint="choose one of: " + ", ".join(sorted(BACKENDS)))
-    if key in ("timeout", "tolerance", "strict_delta") and not value > 0:
+    if key == "bounds" and value not in ("interval", "lp"):
+        raise PgenError("E018", f"unknown bound method `{value}`", stmt.span, hint="choose interval or lp")
+    if key in ("timeout", "tolerance", "strict_delta", "bound_time") and not value > 0:
         raise PgenError("E018", f"solve option `{key}` must be positive, not {value}", stmt.span)
     return value
 

@@ -101,6 +101,9 @@ class Model:
     objective: Objective = None
     # counts and notes for `pgenc compile --stats` and the run manifest
     notes: list = field(default_factory=list)
+    # variables a search should decide first (e.g. a network's binarized inputs, which
+    # determine every other Boolean); a hint, backends may ignore it
+    branch_first: list = field(default_factory=list)
 
     def add_var(self, name: str, kind: str, lb: float, ub: float, origin: str = "") -> int:
         if kind == BOOL:

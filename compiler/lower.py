@@ -19,7 +19,7 @@ from ..dsl.diagnostics import PgenError
 from . import ir
 from .affine import Aff
 from .check import Checked
-from .nn.encode import encode_network
+from .nn.encode import BoundBudget, encode_network
 
 Value = Union[np.ndarray, Aff]
 DEFAULT_STRICT_DELTA = 1e-6
@@ -70,6 +70,7 @@ class Lowerer:
         self.var_base: dict = {}
         self.net_cache: dict = {}
         self.delta = float(checked.options.get("strict_delta", DEFAULT_STRICT_DELTA))
+        self.bounds = BoundBudget(checked.options.get("bounds", "lp"), float(checked.options.get("bound_time", 20.0)))
 
     # ------------------------------------------------------------ entry point
     def lower(self) -> ir.Model:
@@ -403,12 +404,12 @@ class Lowerer:
             xc = x.c if isinstance(x, Aff) else np.asarray(x, dtype=np.float64).reshape(-1)
             return run_network(net.path, xc).astype(np.float64).reshape(-1)
         x = x.reshape((size,))
-        key = (e.func, x.A.shape[1], x.A.indptr.tobytes(), x.A.indices.tobytes(), x.A.data.tobytes(), x.c.tobytes())
+        key = (e.func, x.A.indptr.tobytes(), x.A.indices.tobytes(), x.A.data.tobytes(), x.c.tobytes())
         if key not in self.net_cache:
             origin = _where(e.span, self.path)
             label = f"{e.func}#{len(self.net_cache)}"
             try:
-                self.net_cache[key] = encode_network(net, x, self.model, label, origin)
+                self.net_cache[key] = encode_network(net, x, self.model, label, origin, self.bounds)
             except PgenError as err:
                 if err.span.line == 0:
                     err.span = e.span

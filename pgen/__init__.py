@@ -4,7 +4,7 @@
     problem = pgen.load("specs/inverse/gray_ramp.pgen")
     result = problem.solve(backend="highs")
 """
-from .api import Problem, compile_string, load
+from .api import Problem, compile_string, load, load_vnnlib
 
-__all__ = ["Problem", "compile_string", "load"]
+__all__ = ["Problem", "compile_string", "load", "load_vnnlib"]
 __version__ = "0.1.0"

@@ -13,11 +13,14 @@ from .dsl.parser import parse
 class Problem:
     """A parsed and checked spec; lowered to the IR on first use."""
 
-    def __init__(self, text: str, path: Optional[str] = None, base_dir: Optional[Path] = None):
+    def __init__(self, text: str, path: Optional[str] = None, base_dir: Optional[Path] = None,
+                 spec=None):
+        """From .pgen text, or from an AST made by another front end (`spec`; then
+        `text` is that front end's source, which errors quote)."""
         self.text = text
         self.path = path
         try:
-            self.spec = parse(text, path)
+            self.spec = spec if spec is not None else parse(text, path)
             self.checked: Checked = check(self.spec, path, base_dir)
         except PgenError as e:
             raise e.located(path, text)
@@ -89,3 +92,14 @@ def load(path: str | Path) -> Problem:
 
 def compile_string(text: str, base_dir: str | Path | None = None, name: str = "<string>") -> Problem:
     return Problem(text, name, Path(base_dir) if base_dir is not None else Path("."))
+
+
+def load_vnnlib(prop_path: str | Path, net_path: str | Path) -> Problem:
+    """A VNNLIB property over an ONNX network, as a Problem (sat = a counterexample exists)."""
+    from .compiler.nn.onnx_import import load_network
+    from .dsl.vnnlib import load_vnnlib as read, to_spec
+
+    prop, text = read(prop_path)
+    net = load_network(net_path, display=str(net_path))
+    spec = to_spec(prop, str(Path(net_path).resolve()), net.n_in, net.n_out, str(prop_path), text)
+    return Problem(text, str(prop_path), Path("."), spec=spec)

@@ -26,7 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("spec")
 
     c = sub.add_parser("compile", help="write the native model (LP, MPS, SMT-LIB2, CP-SAT text)")
-    c.add_argument("spec")
+    c.add_argument("spec", help=".pgen spec, or a .vnnlib property with --net")
+    c.add_argument("--net", default=None, help="the ONNX network a .vnnlib property is about")
     c.add_argument("--backend", default=None, help="cbc, highs, z3, cpsat or auto")
     c.add_argument("-o", "--output", default=None, help="file to write (.lp, .mps, .smt2, .txt); stdout if absent")
     c.add_argument("--stats", action="store_true", help="print model statistics")
@@ -39,6 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--out", default=None, help="run folder to write (spec, manifest, result, values)")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
 
+    c = sub.add_parser("verify", help="decide a VNNLIB property on an ONNX network: sat (with a witness) or unsat")
+    c.add_argument("net", help="ONNX network")
+    c.add_argument("prop", help="VNNLIB property (the unsafe set)")
+    c.add_argument("--backend", default="auto")
+    c.add_argument("--timeout", type=float, default=300.0)
+    c.add_argument("--witness", default=None, help="write the witness input as .npy")
+
     c = sub.add_parser("fmt", help="print the spec in canonical form")
     c.add_argument("spec")
     c.add_argument("-i", "--in-place", action="store_true", help="rewrite the file")
@@ -48,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"check": cmd_check, "compile": cmd_compile, "solve": cmd_solve, "fmt": cmd_fmt}[args.cmd](args)
+        return {"check": cmd_check, "compile": cmd_compile, "solve": cmd_solve, "fmt": cmd_fmt,
+                "verify": cmd_verify}[args.cmd](args)
     except PgenError as e:
         print(e.render(), file=sys.stderr)
         return EXIT_INPUT
@@ -75,7 +84,14 @@ _EXT = {".lp": ("highs", "lp"), ".mps": ("highs", "mps"), ".smt2": ("z3", "smt2"
 
 
 def cmd_compile(args) -> int:
-    problem = _load(args.spec)
+    if args.spec.endswith(".vnnlib"):
+        from .api import load_vnnlib
+
+        if not args.net:
+            raise PgenError("E018", "a .vnnlib property needs the network: add --net NET.onnx")
+        problem = load_vnnlib(args.spec, args.net)
+    else:
+        problem = _load(args.spec)
     backend, fmt = args.backend, None
     if args.output:
         ext = Path(args.output).suffix.lower()
@@ -148,6 +164,51 @@ def _fmt_value(v) -> str:
 
     arr = np.asarray(v)
     return np.array2string(arr, precision=6, suppress_small=True, max_line_width=100, threshold=60)
+
+
+def cmd_verify(args) -> int:
+    """VNN-COMP style: print `sat` (and the witness) or `unsat`; `unknown` on a timeout.
+
+    Exit codes: 0 decided (sat or unsat), 3 unknown (timeout / solver error), 1 bad input."""
+    import numpy as np
+
+    from .api import load_vnnlib
+
+    if not args.timeout > 0:
+        raise PgenError("E018", f"--timeout must be positive, not {args.timeout:g}")
+    problem = load_vnnlib(args.prop, args.net)
+    result = problem.solve(backend=args.backend, timeout=args.timeout)
+    if result.has_solution:
+        x = np.asarray(result.values["X"])
+        print("sat")
+        print("witness X = " + np.array2string(x, precision=9, max_line_width=100, threshold=20))
+        if args.witness:
+            _atomic_write_npy(Path(args.witness), x)
+        print(f"backend {result.backend}, {result.wall:.2f} s, verified with onnxruntime", file=sys.stderr)
+        return EXIT_OK
+    if result.termination == "infeasible":
+        print("unsat")
+        print(f"backend {result.backend}, {result.wall:.2f} s", file=sys.stderr)
+        return EXIT_OK
+    print("unknown")
+    print(f"{result.termination}: {result.message}", file=sys.stderr)
+    return EXIT_NO_ANSWER
+
+
+def _atomic_write_npy(path: Path, arr) -> None:
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
+        with os.fdopen(fd, "wb") as f:
+            f.write(buf.getvalue())
+        os.replace(tmp, path)
+    except OSError as e:
+        raise PgenError("E040", f"cannot write `{path}`: {e.strerror}") from None
 
 
 def cmd_fmt(args) -> int:

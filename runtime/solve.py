@@ -15,6 +15,7 @@ import numpy as np
 from ..compiler import ir
 from ..compiler.backends import BACKENDS
 from ..compiler.backends.base import ERROR, FEASIBLE, INFEASIBLE, OPTIMAL, RawResult, SolveOptions
+from ..compiler.reductions import eliminate_threshold_reals
 from ..dsl.diagnostics import PgenError
 from .verify import DEFAULT_TOLERANCE, verify
 from .worker import run_in_worker
@@ -108,8 +109,8 @@ def decode(var_base: dict, checked, values: np.ndarray) -> dict:
 class BackendStrategy:
     name = "backend"
 
-    def run(self, problem, backend: str, options: SolveOptions) -> RawResult:
-        return run_in_worker(backend, problem.model, "solve", options)
+    def run(self, model: ir.Model, backend: str, options: SolveOptions) -> RawResult:
+        return run_in_worker(backend, model, "solve", options)
 
 
 def solve(problem, backend: str = "auto", timeout: float = 60.0, seed: int = 0,
@@ -117,10 +118,17 @@ def solve(problem, backend: str = "auto", timeout: float = 60.0, seed: int = 0,
     model = problem.model
     if not timeout > 0:
         raise PgenError("E018", f"timeout must be positive, not {timeout}", hint="give a timeout in seconds, e.g. 60")
-    name = choose_backend(model) if backend == "auto" else backend
+    reduced, elimination = eliminate_threshold_reals(model)
+    name = choose_backend(reduced) if backend == "auto" else backend
+    if elimination is not None and name in BACKENDS and ir.REAL not in BACKENDS[name].capabilities:
+        model = reduced  # e.g. CP-SAT on a binarized network over a real input box
+    else:
+        elimination = None
     check_backend(name, model)
     options = SolveOptions(timeout=float(timeout), seed=int(seed), verbose=verbose)
-    raw = BackendStrategy().run(problem, name, options)
+    raw = BackendStrategy().run(model, name, options)
+    if raw.values is not None and elimination is not None:
+        raw.values = elimination.invert(raw.values)
     res = Result(raw.termination, "none", wall=raw.wall, backend=name, message=raw.message,
                  bound=raw.bound, seed=int(seed), tolerance=tolerance, stats=model.stats())
     if raw.values is None:

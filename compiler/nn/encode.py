@@ -14,23 +14,101 @@ import numpy as np
 from ...dsl.diagnostics import PgenError
 from .. import ir
 from ..affine import Aff
-from .network import Dense, Network, Relu, Step
+from .network import Dense, Network, RealStep, Relu, Step
 
 # Bounds from float64 interval arithmetic are widened by this relative margin so
 # that rounding can never cut off a reachable value (a looser big-M stays exact).
 BOUND_MARGIN = 1e-9
 
 
-def encode_network(net: Network, x: Aff, model: ir.Model, label: str, origin: str) -> Aff:
+class BoundBudget:
+    """How ReLU bounds are found: "interval" only, or "lp" (interval, then LP) within a time budget."""
+
+    def __init__(self, mode: str = "lp", seconds: float = 20.0):
+        self.mode = mode
+        self.seconds = seconds
+        self.lps = 0
+
+
+def encode_network(net: Network, x: Aff, model: ir.Model, label: str, origin: str,
+                   budget: BoundBudget | None = None) -> Aff:
+    budget = budget or BoundBudget("interval")
     h = x
     for li, layer in enumerate(net.layers):
         if isinstance(layer, Dense):
             h = h.matmul(layer.W, layer.b)
         elif isinstance(layer, Relu):
-            h = _relu(h, model, f"{label}.relu{li}", origin)
+            h = _relu(h, model, f"{label}.relu{li}", origin, budget)
         elif isinstance(layer, Step):
             h = _step(net, layer, h, model, f"{label}.bin{li}", origin)
+        elif isinstance(layer, RealStep):
+            h = _real_step(net, layer, h, model, f"{label}.in{li}", origin)
     return h
+
+
+def _ordered(f: np.ndarray) -> np.ndarray:
+    """float32 -> int64 keys whose order is the float order (finite values)."""
+    i = np.asarray(f, np.float32).view(np.int32).astype(np.int64)
+    return np.where(i >= 0, i, -(i & 0x7FFFFFFF))
+
+
+def _from_ordered(k: np.ndarray) -> np.ndarray:
+    k = np.asarray(k, np.int64)
+    i = np.where(k >= 0, k, (-k) | 0x80000000).astype(np.uint32).view(np.int32)
+    return i.view(np.float32)
+
+
+def _real_step(net: Network, layer: RealStep, x: Aff, model: ir.Model, label: str, origin: str) -> Aff:
+    """Thresholds on real inputs, found on the float32 grid by bisection through the graph's own tail.
+
+    The tail is monotone (float rounding is), so y_i = 1 iff x_i >= theta_i (or <=). The
+    encoding asks x_i >= theta_i when y_i = 1 and x_i <= the float32 just below theta_i
+    when y_i = 0: every float32 input keeps its exact decision, and a real solution
+    rounds to float32 on the right side (rounding is monotone too).
+    """
+    lb, ub = model.bounds_arrays()
+    lo, hi = x.bounds(lb, ub)
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+        raise PgenError("E016", "binarized real inputs need finite bounds",
+                        hint="give every network input a finite domain")
+    lo32 = np.nextafter(lo.astype(np.float32), np.float32(-np.inf)).astype(np.float32)
+    hi32 = np.nextafter(hi.astype(np.float32), np.float32(np.inf)).astype(np.float32)
+    v_lo = layer.values(lo32[None, :])[0]
+    v_hi = layer.values(hi32[None, :])[0]
+    preds = [lambda v: v >= 0] if layer.tie == "ge" else [lambda v: v > 0, lambda v: v < 0]
+    lins = x.lins()
+    out = []
+    n_free = 0
+    for p_index, pos in enumerate(preds):
+        p_lo, p_hi = pos(v_lo), pos(v_hi)
+        increasing = ~p_lo & p_hi
+        changing = increasing | (p_lo & ~p_hi)
+        # bisection on the float32 order: decision(a) == decision(lo), decision(b) differs
+        a, b = _ordered(lo32), _ordered(hi32)
+        while np.any(changing & (b - a > 1)):
+            mid = np.where(changing, (a + b) // 2, a)
+            same = pos(layer.values(_from_ordered(mid)[None, :])[0]) == p_lo
+            a = np.where(changing & same, mid, a)
+            b = np.where(changing & ~same, mid, b)
+        for k, lin in enumerate(lins):
+            if not changing[k]:
+                out.append(ir.Lin(np.zeros(0, np.int64), np.zeros(0), 1.0 if p_lo[k] else 0.0))
+                continue
+            n_free += 1
+            y = model.add_var(f"{label}{'' if p_index == 0 else '.neg'}[{k}]", ir.BOOL, 0.0, 1.0, origin)
+            model.branch_first.append(y)
+            expr = ir.Lin(lin.idx, lin.coef, 0.0)
+            below = float(_from_ordered(a[k:k + 1])[0])  # last float32 on lo's side
+            t = float(_from_ordered(b[k:k + 1])[0])      # first float32 on hi's side
+            # y is the predicate's value: on hi's side it is p_hi
+            hi_value, lo_value = (1, 0) if increasing[k] else (0, 1)
+            model.constraints.append(ir.IndicatorCon(y, hi_value, expr, ir.GE, t - lin.const, origin,
+                                                     M=max(t - float(lo[k]), 0.0)))
+            model.constraints.append(ir.IndicatorCon(y, lo_value, expr, ir.LE, below - lin.const, origin,
+                                                     M=max(float(hi[k]) - below, 0.0)))
+            out.append(ir.Lin(np.array([y], np.int64), np.array([1.0]), 0.0))
+    model.notes.append(f"{label}: {len(lins)} binarized inputs, {n_free} free decisions")
+    return Aff.of_lins(out, (len(out),), len(model.vars))
 
 
 def _widened_bounds(h: Aff, model: ir.Model):
@@ -44,12 +122,23 @@ def _widened_bounds(h: Aff, model: ir.Model):
     return lo, hi
 
 
-def _relu(h: Aff, model: ir.Model, label: str, origin: str) -> Aff:
+def _relu(h: Aff, model: ir.Model, label: str, origin: str, budget: BoundBudget) -> Aff:
     lo, hi = _widened_bounds(h, model)
     if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
         raise PgenError("E016", "a network input has no finite bounds, so its ReLU neurons cannot be encoded exactly",
                         hint="give every variable that feeds a network a finite domain, e.g. `in [0, 1]`")
     lins = h.lins()
+    unstable = np.flatnonzero((lo < 0) & (hi > 0))
+    # over a bare box an LP gives the interval bound again: only worth it once rows exist
+    if budget.mode == "lp" and len(unstable) and model.constraints and budget.seconds > 0:
+        import time
+
+        from ..bounds import lp_bounds
+
+        t0 = time.perf_counter()
+        lo, hi, n_lp = lp_bounds(model, lins, lo, hi, unstable, budget.seconds)
+        budget.seconds -= time.perf_counter() - t0
+        budget.lps += n_lp
     out = []
     n_unstable = 0
     for k, pre in enumerate(lins):
@@ -93,37 +182,34 @@ def _step(net: Network, layer: Step, x: Aff, model: ir.Model, label: str, origin
     gmax = int(math.ceil(max(r[1] for r in ranges)))
     values = np.arange(gmin, gmax + 1, dtype=np.float64)
     table = layer.decide(np.repeat(values[:, None], len(lins), axis=1))  # [value, neuron]
+    # "ge": one Boolean per neuron (v >= 0). "sign": two, for v > 0 and v < 0, so that the
+    # third value Sign(0) = 0 is encoded exactly (both false); the output is [pos; neg].
+    preds = [lambda d: d >= 0] if layer.tie == "ge" else [lambda d: d > 0, lambda d: d < 0]
     out = []
     n_const = 0
-    for k, lin in enumerate(lins):
-        lo, hi = int(round(ranges[k][0])), int(round(ranges[k][1]))
-        g = int(np.gcd.reduce(np.abs(lin.coef).astype(np.int64))) if len(lin.coef) else 1
-        reach = np.arange(lo, hi + 1, max(g, 1))
-        d = table[reach - gmin, k]
-        if layer.tie == "sign" and np.any(d == 0):
-            bad = int(reach[np.argmax(d == 0)])
-            raise PgenError("E021", f"{net.display}: `Sign` at `{layer.node}` outputs 0 for neuron {k} at the "
-                            f"reachable pre-activation {bad}; a three-valued activation is not supported",
-                            hint="export the network with the `2*Cast(GreaterOrEqual(v,0))-1` spelling (0 -> +1)")
-        pos = d > 0 if layer.tie == "sign" else d >= 0
-        if pos.all() or not pos.any():
-            n_const += 1
-            out.append(ir.Lin(np.zeros(0, np.int64), np.zeros(0), 1.0 if pos.all() else 0.0))
-            continue
-        y = model.add_var(f"{label}[{k}]", ir.BOOL, 0.0, 1.0, origin)
-        first_pos = int(np.argmax(pos))
-        first_neg = int(np.argmax(~pos))
-        up_set = pos[first_pos:].all()
-        down_set = first_pos == 0 and not pos[first_neg:].any()
-        if not (up_set or down_set):
-            raise PgenError("E021", f"{net.display}: binarized neuron {k} at `{layer.node}` is not monotone in its "
-                            "pre-activation (its batch-norm scale may be zero)")
-        expr = ir.Lin(lin.idx, lin.coef, 0.0)
-        if up_set:   # y <-> s >= t
-            model.constraints.append(ir.ReifiedCon(y, expr, ir.GE, float(reach[first_pos]) - lin.const, origin))
-        else:        # down-set: y <-> s <= t
-            last_pos = first_neg - 1
-            model.constraints.append(ir.ReifiedCon(y, expr, ir.LE, float(reach[last_pos]) - lin.const, origin))
-        out.append(ir.Lin(np.array([y], np.int64), np.array([1.0]), 0.0))
+    for p_index, pred in enumerate(preds):
+        for k, lin in enumerate(lins):
+            lo, hi = int(round(ranges[k][0])), int(round(ranges[k][1]))
+            g = int(np.gcd.reduce(np.abs(lin.coef).astype(np.int64))) if len(lin.coef) else 1
+            reach = np.arange(lo, hi + 1, max(g, 1))
+            pos = pred(table[reach - gmin, k])
+            if pos.all() or not pos.any():
+                n_const += 1
+                out.append(ir.Lin(np.zeros(0, np.int64), np.zeros(0), 1.0 if pos.all() else 0.0))
+                continue
+            y = model.add_var(f"{label}{'' if p_index == 0 else '.neg'}[{k}]", ir.BOOL, 0.0, 1.0, origin)
+            first_pos = int(np.argmax(pos))
+            first_neg = int(np.argmax(~pos))
+            up_set = pos[first_pos:].all()
+            down_set = first_pos == 0 and not pos[first_neg:].any()
+            if not (up_set or down_set):
+                raise PgenError("E021", f"{net.display}: binarized neuron {k} at `{layer.node}` is not monotone in its "
+                                "pre-activation (its batch-norm scale may be zero)")
+            expr = ir.Lin(lin.idx, lin.coef, 0.0)
+            if up_set:   # y <-> s >= t
+                model.constraints.append(ir.ReifiedCon(y, expr, ir.GE, float(reach[first_pos]) - lin.const, origin))
+            else:        # down-set: y <-> s <= t
+                model.constraints.append(ir.ReifiedCon(y, expr, ir.LE, float(reach[first_neg - 1]) - lin.const, origin))
+            out.append(ir.Lin(np.array([y], np.int64), np.array([1.0]), 0.0))
     model.notes.append(f"{label}: {len(lins)} binarized neurons, {n_const} constant")
     return Aff.of_lins(out, (len(out),), len(model.vars))

@@ -59,6 +59,24 @@ class Step:
         return np.sign(v).astype(np.int8)
 
 
+@dataclass
+class RealStep:
+    """Binarization of real inputs, elementwise: y_i = 1 iff the graph's float32 tail
+    (e.g. an input batch-norm) maps x_i to a value >= 0 ("ge") or > 0 ("sign")."""
+    tail: bytes             # ONNX model: input "s" float32 [R, n] (the raw values) -> output "v"
+    n: int
+    tie: str
+    node: str = ""
+
+    @property
+    def n_out(self) -> int:
+        return self.n
+
+    def values(self, s_values: np.ndarray) -> np.ndarray:
+        sess = _tail_session(self.tail)
+        return sess.run(None, {"s": s_values.astype(np.float32)})[0]
+
+
 _SESSIONS: dict = {}
 
 
@@ -94,7 +112,7 @@ class Network:
 
     @property
     def kind(self) -> str:
-        if any(isinstance(layer, Step) for layer in self.layers):
+        if any(isinstance(layer, (Step, RealStep)) for layer in self.layers):
             return "binarized"
         return "relu" if any(isinstance(layer, Relu) for layer in self.layers) else "linear"
 
@@ -105,6 +123,8 @@ class Network:
                 parts.append(f"dense {layer.W.shape[1]}->{layer.W.shape[0]}")
             elif isinstance(layer, Relu):
                 parts.append("relu")
+            elif isinstance(layer, RealStep):
+                parts.append(f"binarize inputs {layer.n} ({layer.tie})")
             else:
                 parts.append(f"binarize {layer.matrix.shape[1]}->{layer.matrix.shape[0]} ({layer.tie})")
         return ", ".join(parts)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ...dsl.diagnostics import PgenError
-from .network import Dense, Network, Relu, Step
+from .network import Dense, Network, RealStep, Relu, Step
 
 SUPPORTED = ["Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Flatten", "Reshape",
              "Identity", "Squeeze", "Unsqueeze", "BatchNormalization", "Sign",
@@ -311,9 +311,9 @@ class _Walker:
 
     def op_Sign(self, node):
         self._step(node, "sign")
-        # Sign outputs -1/+1: the Boolean y becomes 2y - 1
+        # the layer outputs [pos; neg] Booleans; Sign's value is pos - neg (0 when both are false)
         n = self.W.shape[0]
-        self.W, self.b = 2.0 * np.eye(n), -np.ones(n)
+        self.W, self.b = np.hstack([np.eye(n), -np.eye(n)]), np.zeros(n)
 
     def op_GreaterOrEqual(self, node):
         zero = self.const(node.input[1], node)
@@ -325,8 +325,14 @@ class _Walker:
 
     def _step(self, node, tie):
         if self.matrix_at is None:
-            raise self.err("E021", "a binarization must follow a Gemm or MatMul with +-1 weights "
-                           "(binarizing the raw input is not supported yet)", node)
+            n = self.W.shape[0]
+            if self.W.shape[0] != self.W.shape[1] or np.count_nonzero(self.W - np.diag(np.diag(self.W))):
+                raise self.err("E021", "a binarization must follow a Gemm or MatMul with +-1 weights, "
+                               "or act elementwise on the previous layer", node)
+            tail = _tail_model([], self.tail, self.consts, n, self.opset)
+            self.layers.append(RealStep(tail, n, tie, node.name or node.op_type))
+            self._reset(n)
+            return
         W0, b0, M = self.matrix_at
         if not np.array_equal(M, np.round(M)):
             raise self.err("E021", "the weights before a binarization must be integers (+-1)", node)

@@ -109,19 +109,21 @@ def _tie_net(tmp_path, tie: str):
     return netgen.write(tmp_path / f"tie_{tie}.onnx", _finish(nodes, inits, "x", (1, 6), "y", (1, 1)))
 
 
-def test_greater_or_equal_tie_maps_zero_to_plus_one(tmp_path):
-    """Every input of a net whose thresholds sit exactly on reachable sums: solver == onnxruntime."""
+@pytest.mark.parametrize("tie", ["ge", "sign"])
+def test_ties_on_reachable_zeros_are_exact(tmp_path, tie):
+    """Every input of a net whose batch-norm output is exactly 0 at reachable sums: the IR
+    decides each neuron as onnxruntime does (GreaterOrEqual: 0 -> +1; Sign: 0 -> 0)."""
     import itertools
 
     from pgen.compiler import ir
 
-    path = _tie_net(tmp_path, "ge")
-    problem = compile_string('var p : bool[6]\nnet g = network "tie_ge.onnx"\nminimize g(p)\n', base_dir=tmp_path)
+    path = _tie_net(tmp_path, tie)
+    problem = compile_string(f'var p : bool[6]\nnet g = network "tie_{tie}.onnx"\nminimize g(p)\n', base_dir=tmp_path)
     model = problem.model
     reified = [c for c in model.constraints if isinstance(c, ir.ReifiedCon)]
     assert reified, "the layer should not be constant"
     for bits in itertools.product([0, 1], repeat=6):
-        # evaluate the IR directly: each reified row decides its neuron
+        # evaluate the IR directly: each reified row decides its Boolean
         values = np.zeros(len(model.vars))
         values[problem.var_base["p"]: problem.var_base["p"] + 6] = bits
         for c in reified:
@@ -129,15 +131,6 @@ def test_greater_or_equal_tie_maps_zero_to_plus_one(tmp_path):
             values[c.b] = float(s >= c.rhs if c.sense == ir.GE else s <= c.rhs)
         want = float(run_network(str(path), np.array(bits))[0])
         assert model.objective.expr.value(values) == pytest.approx(want, abs=1e-6), bits
-    # and one solve confirms a backend agrees at a tie
+    # and one solve confirms a backend agrees
     result = problem.solve(backend="cpsat", timeout=30)
     assert result.verified
-
-
-def test_sign_with_reachable_zero_is_refused(tmp_path):
-    from pgen.dsl.diagnostics import PgenError
-
-    _tie_net(tmp_path, "sign")
-    problem = compile_string('var p : bool[6]\nnet g = network "tie_sign.onnx"\nminimize g(p)\n', base_dir=tmp_path)
-    with pytest.raises(PgenError, match="three-valued"):
-        problem.model

@@ -1,0 +1,48 @@
+"""The external conformance suite (../shared/conformance): networks and properties nobody here wrote.
+
+Skips when the folder is absent (a user's fresh clone). The default run takes the
+toy cases and the binarized MNIST cases (seconds each); ACAS Xu runs with -m slow.
+A timeout is allowed to be `unknown`; a wrong answer never is.
+"""
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from pgen.api import load_vnnlib
+from tests.conftest import CONFORMANCE
+
+pytestmark = pytest.mark.skipif(not CONFORMANCE.is_dir(), reason="../shared/conformance is absent")
+
+
+def _cases():
+    if not CONFORMANCE.is_dir():
+        return []
+    out = []
+    for folder in sorted(p for p in CONFORMANCE.iterdir() if (p / "expected.csv").exists()):
+        with open(folder / "expected.csv") as f:
+            for row in csv.DictReader(f):
+                marks = [pytest.mark.slow] if folder.name == "acasxu" else []
+                out.append(pytest.param(folder, row["onnx"], row["vnnlib"], row["expected"], marks=marks,
+                                        id=f"{folder.name}-{row['onnx'][:-5]}-{row['vnnlib'][:-7]}"))
+    # both spellings of the binarized MNIST network
+    for row in list(out):
+        folder, onnx, prop, expected = row.values
+        if folder.name == "bnn_mnist":
+            sign = onnx.replace(".onnx", "_sign.onnx")
+            out.append(pytest.param(folder, sign, prop, expected, marks=[pytest.mark.slow],
+                                    id=f"{folder.name}-{sign[:-5]}-{prop[:-7]}"))
+    return out
+
+
+@pytest.mark.parametrize("folder,onnx,prop,expected", _cases())
+def test_conformance_case(folder, onnx, prop, expected):
+    problem = load_vnnlib(folder / prop, folder / onnx)
+    result = problem.solve(timeout=300)
+    if result.termination in ("timeout", "unknown"):
+        pytest.xfail(f"undecided within the limit ({result.termination})")
+    answer = "sat" if result.has_solution else ("unsat" if result.termination == "infeasible" else "error")
+    assert answer == expected, (answer, result.message)
+    if answer == "sat":
+        assert result.verified  # onnxruntime confirms the witness lies in the unsafe set

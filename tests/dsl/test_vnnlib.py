@@ -1,0 +1,93 @@
+"""The VNNLIB front end: parsing, the translation to a spec, and located errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pgen import netgen
+from pgen.api import load_vnnlib
+from pgen.dsl.diagnostics import PgenError
+from pgen.dsl.vnnlib import read_vnnlib, split_box
+from pgen.runtime.onnx_eval import run_network
+
+PROP = """; a comment
+(declare-const X_0 Real)
+(declare-const X_1 Real)
+(declare-const Y_0 Real)
+(declare-const Y_1 Real)
+(assert (<= X_0 0.5))
+(assert (>= X_0 -5e-1))
+(assert (<= X_1 1))
+(assert (>= X_1 .25))
+(assert (or
+    (and (>= Y_0 Y_1) (<= Y_0 2.0E+0))
+    (and (<= (+ Y_1 (* -2 Y_0)) -0.1))
+))
+"""
+
+
+def test_reads_box_and_disjunction():
+    prop = read_vnnlib(PROP, "p.vnnlib")
+    assert (prop.n_x, prop.n_y) == (2, 2)
+    lo, hi, rest = split_box(prop)
+    assert lo.tolist() == [-0.5, 0.25] and hi.tolist() == [0.5, 1.0] and rest == []
+    assert [len(d) for d in prop.disjuncts] == [2, 1]
+    atom = prop.disjuncts[1][0]
+    assert atom.terms == {("Y", 1): 1.0, ("Y", 0): -2.0} and atom.const == pytest.approx(0.1) and atom.op == "<="
+
+
+@pytest.mark.parametrize("text,code,where,needle", [
+    ("(declare-const X_0 Real)\n(assert (<= X_1 1))\n", "E010", (2, 13), "`X_1` is used but not declared"),
+    ("(declare-const X_0 Real)\n(assert (<= X_0 1)\n", "E002", (2, 1), "unclosed"),
+    ("(declare-const X_0 Real)\n(assert (=> X_0 1))\n", "E001", (2, 10), "expected a comparison"),
+    ("(declare-const X_0 Int)\n", "E014", (1, 20), "sort `Int`"),
+    ("(declare-const X_0 Real)\n(assert (<= (* X_0 X_0) 1))\n", "E015", (2, 14), "not linear"),
+])
+def test_errors_have_line_and_column(text, code, where, needle):
+    with pytest.raises(PgenError) as info:
+        read_vnnlib(text, "bad.vnnlib")
+    e = info.value
+    assert e.code == code and (e.span.line, e.span.column) == where and needle in e.message
+    assert e.render().startswith(f"bad.vnnlib:{where[0]}:{where[1]}: error[{code}]")
+
+
+def test_output_index_beyond_network(tmp_path):
+    netgen.write(tmp_path / "n.onnx", netgen.relu_mlp([2, 3, 2], seed=1))
+    (tmp_path / "p.vnnlib").write_text(PROP.replace("(<= Y_0 2.0E+0)", "(<= Y_5 2.0E+0)").replace(
+        "(declare-const Y_1 Real)", "(declare-const Y_1 Real)\n(declare-const Y_5 Real)"))
+    with pytest.raises(PgenError) as info:
+        load_vnnlib(tmp_path / "p.vnnlib", tmp_path / "n.onnx").model
+    assert info.value.code == "E013" and "beyond the network's 2 outputs" in info.value.message
+    assert info.value.span.line == 12  # the atom that names Y_5
+
+
+def test_verdicts_match_sampling_and_witness_violates(tmp_path):
+    """sat comes with a witness onnxruntime confirms; unsat agrees with dense sampling."""
+    net = netgen.write(tmp_path / "n.onnx", netgen.relu_mlp([2, 6, 2], seed=4))
+    grid = np.stack(np.meshgrid(np.linspace(-0.5, 0.5, 41), np.linspace(0.25, 1, 41)), -1).reshape(-1, 2)
+    ys = np.array([run_network(str(net), g) for g in grid])
+    for c in [float(np.max(ys[:, 0] - ys[:, 1])) - 0.05, float(np.max(ys[:, 0] - ys[:, 1])) + 0.5]:
+        text = PROP.replace("(and (>= Y_0 Y_1) (<= Y_0 2.0E+0))", f"(and (>= (- Y_0 Y_1) {c!r}))").replace(
+            "(and (<= (+ Y_1 (* -2 Y_0)) -0.1))", "(and (>= Y_0 1000))")
+        (tmp_path / "p.vnnlib").write_text(text)
+        result = load_vnnlib(tmp_path / "p.vnnlib", net).solve(backend="highs", timeout=60)
+        sampled_sat = bool(np.any(ys[:, 0] - ys[:, 1] >= c))
+        if sampled_sat:
+            assert result.termination == "optimal" and result.verified
+            x = result.values["X"]
+            y = run_network(str(net), x)
+            assert y[0] - y[1] >= c - 1e-5 and -0.5 <= x[0] <= 0.5
+        else:
+            assert result.termination == "infeasible"  # the margin of 0.5 is far beyond sampling error
+
+
+def test_cli_verify_and_compile(tmp_path, capsys):
+    from pgen.cli import main
+
+    netgen.write(tmp_path / "n.onnx", netgen.relu_mlp([2, 6, 2], seed=4))
+    (tmp_path / "p.vnnlib").write_text(PROP)
+    code = main(["verify", str(tmp_path / "n.onnx"), str(tmp_path / "p.vnnlib"), "--timeout", "30"])
+    out = capsys.readouterr().out
+    assert code == 0 and out.splitlines()[0] in ("sat", "unsat")
+    code = main(["compile", str(tmp_path / "p.vnnlib"), "--net", str(tmp_path / "n.onnx"), "-o", str(tmp_path / "p.lp")])
+    assert code == 0 and "case" in (tmp_path / "p.lp").read_text()

@@ -172,9 +172,9 @@ def _names_ok(node, out: Checked, scope: set, declared: dict) -> None:
 
 def const_eval(expr, out: Checked, env: Optional[dict] = None) -> np.ndarray:
     """Evaluate a constant expression (params, numbers, indices) to a NumPy array."""
-    from .lower import ConstEvaluator
+    from .lower import Lowerer
 
-    return ConstEvaluator(out, env or {}).eval(expr)
+    return Lowerer(out).eval_const(expr, env or {})
 
 
 def _param_value(stmt: A.ParamDecl, out: Checked) -> np.ndarray:

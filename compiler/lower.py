@@ -43,25 +43,6 @@ def iterate(iters, evaluator, env: dict):
         yield from iterate(rest, evaluator, inner)
 
 
-class ConstEvaluator:
-    """Evaluates constant expressions: numbers, params, indices, and networks on constants."""
-
-    def __init__(self, checked: Checked, env: dict):
-        self.checked = checked
-        self.env = env
-
-    def eval(self, e, env=None) -> np.ndarray:
-        env = self.env if env is None else env
-        v = Lowerer.eval_const(self, e, env)
-        return v
-
-    def int_scalar(self, e, env) -> int:
-        v = self.eval(e, env)
-        if v.shape != () or v != np.round(v):
-            raise PgenError("E014", "expected an integer", e.span, hint="ranges and indices are integers")
-        return int(v)
-
-
 class Lowerer:
     def __init__(self, checked: Checked):
         self.checked = checked
@@ -126,7 +107,7 @@ class Lowerer:
     # ------------------------------------------------------------ constants
     def eval_const(self, e, env) -> np.ndarray:
         """Evaluate `e` and insist the result is constant."""
-        v = Lowerer.eval(self, e, env, 0) if isinstance(self, Lowerer) else _const_only(self, e, env)
+        v = self.eval(e, env, 0)
         if isinstance(v, Aff):
             if v.is_constant():
                 return v.c.reshape(v.shape)
@@ -178,7 +159,7 @@ class Lowerer:
             return self.checked.params[e.id]
         if e.id in self.checked.vars:
             info = self.checked.vars[e.id]
-            if isinstance(self, Lowerer) and e.id in self.var_base:
+            if e.id in self.var_base:
                 return Aff.of_vars(self.var_base[e.id], info.shape, self._ncols())
             raise PgenError("E014", f"`{e.id}` is a variable; a constant is needed here", e.span)
         if e.id in self.checked.nets:
@@ -582,12 +563,6 @@ def _mentions_vars(e, checked: Checked, env: dict) -> bool:
             if any(hasattr(i, "__dataclass_fields__") and _mentions_vars(i, checked, env) for i in items):
                 return True
     return False
-
-
-def _const_only(ev: "ConstEvaluator", e, env) -> Value:
-    """Constant evaluation without a model: reuse Lowerer.eval on a throwaway lowerer."""
-    low = Lowerer(ev.checked)
-    return low.eval(e, env, 0)
 
 
 def lower(checked: Checked) -> ir.Model:

@@ -75,6 +75,8 @@ def check(spec: A.Spec, path: Optional[str] = None, base_dir: Optional[Path] = N
                 scope = _iter_scope(stmt.iters, out, declared)
                 _names_ok(stmt.constraint, out, scope, declared)
                 out.requires.append(stmt)
+            case A.VnnlibRequire():
+                _import_vnnlib(stmt, out, declared)
             case A.Select():
                 _names_ok(stmt.count, out, set(), declared)
                 _names_ok(stmt.target, out, set(), declared)
@@ -314,3 +316,37 @@ def _var_info(stmt: A.VarDecl, out: Checked, declared: dict) -> VarInfo:
         raise PgenError("E016", f"int variable `{stmt.name}` needs a finite domain", stmt.span,
                         hint=f"write e.g. `var {stmt.name} : {t.base} in 0..10`")
     return VarInfo(stmt.name, t.base, shape, lb, ub, values, step, stmt)
+
+
+def _import_vnnlib(stmt: A.VnnlibRequire, out: Checked, declared: dict) -> None:
+    """`require vnnlib "p.vnnlib" on net(x)`: the box narrows x's domain; the output
+    condition (and any disjunction, with a fresh bool array) becomes requires."""
+    from ..dsl.vnnlib import load_vnnlib, property_statements, split_box
+
+    if stmt.net not in out.nets:
+        raise PgenError("E010", f"unknown network `{stmt.net}`", stmt.span, hint="declare it with `net` first")
+    if stmt.var not in out.vars:
+        raise PgenError("E010", f"unknown variable `{stmt.var}`", stmt.span, hint="declare it with `var` first")
+    info, net = out.vars[stmt.var], out.nets[stmt.net]
+    try:
+        prop, text = load_vnnlib(out.base_dir / stmt.path)
+    except PgenError as e:
+        if e.code == "E040":
+            e.span, e.message = stmt.span, f"VNNLIB file `{stmt.path}` not found"
+            e.hint = "paths are relative to the spec file"
+        raise
+    if info.kind != "real" or len(info.shape) != 1 or info.shape[0] != prop.n_x or net.n_in != prop.n_x:
+        raise PgenError("E022", f"`{stmt.path}` has {prop.n_x} inputs; `{stmt.var}` must be real[{prop.n_x}] "
+                        f"and `{stmt.net}` must take {prop.n_x} inputs (it takes {net.n_in})", stmt.span)
+    lo, hi, rest = split_box(prop)
+    info.lb = np.maximum(info.lb, lo)
+    info.ub = np.minimum(info.ub, hi)
+    if np.any(info.lb > info.ub):
+        raise PgenError("E016", f"the property's box leaves `{stmt.var}` no values", stmt.span)
+    for s in property_statements(prop, rest, stmt.net, stmt.var, net.n_out, str(out.base_dir / stmt.path), text,
+                                 case=f"{stmt.var}_case{stmt.span.line}", span=stmt.span):
+        if isinstance(s, A.VarDecl):
+            out.vars[s.name] = _var_info(s, out, declared)
+            declared[s.name] = s
+        else:
+            out.requires.append(s)

@@ -234,6 +234,16 @@ class Require:
 
 
 @dataclass(frozen=True)
+class VnnlibRequire:
+    """`require vnnlib "p.vnnlib" on net(x)`: the property's input box and output condition
+    hold for x and net(x) (X_i is x flattened row-major, Y_j the j-th output)."""
+    path: str
+    net: str
+    var: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Select:
     """`select at most D of x [by axis k]`: at most D nonzero entries (or slices)."""
     count: Expr
@@ -255,7 +265,7 @@ class SolveOptions:
     span: Span = _span()
 
 
-Stmt = Union[ParamDecl, VarDecl, NetDecl, Require, Select, Objective, SolveOptions]
+Stmt = Union[ParamDecl, VarDecl, NetDecl, Require, VnnlibRequire, Select, Objective, SolveOptions]
 
 
 @dataclass(frozen=True)

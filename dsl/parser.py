@@ -12,7 +12,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from . import ast as A
 from .diagnostics import PgenError
 
-KEYWORDS = ["param", "var", "net", "require", "select", "minimize", "maximize",
+KEYWORDS = ["param", "var", "net", "require", "vnnlib", "select", "minimize", "maximize",
             "satisfy", "solve", "network", "csv", "npy", "for", "in", "real", "int", "bool"]
 
 
@@ -103,6 +103,9 @@ class _ToAst(Transformer):
     def require(self, meta, c):
         constraint, iters = c
         return A.Require(constraint, tuple(iters or ()), _span_of(meta))
+
+    def require_vnnlib(self, meta, c):
+        return A.VnnlibRequire(str(c[0])[1:-1], str(c[1]), str(c[2]), _span_of(meta))
 
     def iters(self, meta, c):
         return list(c)

@@ -52,6 +52,8 @@ def stmt_text(s) -> str:
             if s.iters:
                 text += " for " + ", ".join(iter_text(i) for i in s.iters)
             return text
+        case A.VnnlibRequire():
+            return f'require vnnlib "{s.path}" on {s.net}({s.var})'
         case A.Select():
             text = f"select at most {expr_text(s.count)} of {expr_text(s.target)}"
             if s.axis is not None:

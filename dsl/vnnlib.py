@@ -298,6 +298,30 @@ def _atom_relation(a: Atom, net: str, xname: str, n_y: int, filename: str, sourc
     return A.Compare(a.op, expr, _num(-a.const), a.span)
 
 
+def property_statements(prop: Property, rest: list, net: str, xname: str, n_out: int, filename: str,
+                        source: str, case: str = "case", span: A.Span | None = None) -> list:
+    """The non-box atoms and the disjunction as statements (a bool array `case` picks the clause).
+
+    `span`, when given, replaces the VNNLIB positions (for a property imported by a .pgen spec)."""
+    for a in list(rest) + [a for c in prop.disjuncts for a in c]:
+        for (kind, i) in a.terms:
+            if kind == "Y" and i >= n_out:
+                raise PgenError("E013", f"`Y_{i}` is beyond the network's {n_out} outputs (Y_0..Y_{n_out - 1})",
+                                span or a.span, filename=None if span else filename, source=None if span else source)
+    where = (lambda a: span) if span is not None else (lambda a: a.span)  # noqa: E731
+    rel = lambda a: _atom_relation(a, net, xname, n_out, filename, source)  # noqa: E731
+    stmts: list = [A.Require(rel(a), (), where(a)) for a in rest]
+    if prop.disjuncts:
+        k = len(prop.disjuncts)
+        stmts.append(A.VarDecl(case, A.Type("bool", (k,)), None, span or A.NOSPAN))
+        for d, clause in enumerate(prop.disjuncts):
+            lit = A.Truth(A.Subscript(A.Name(case), (A.Num(d),)))
+            for a in clause:
+                stmts.append(A.Require(A.Implies(lit, rel(a), where(a)), (), where(a)))
+        stmts.append(A.Require(A.Compare(">=", A.Call("sum", (A.Name(case),)), A.Num(1)), (), span or A.NOSPAN))
+    return stmts
+
+
 def to_spec(prop: Property, net_path: str, n_in: int, n_out: int, filename: str, source: str,
             net: str = "net", xname: str = "X") -> A.Spec:
     """The property as a .pgen AST over the network at `net_path` (errors point into the VNNLIB file)."""
@@ -320,21 +344,6 @@ def to_spec(prop: Property, net_path: str, n_in: int, n_out: int, filename: str,
         A.VarDecl(xname, A.Type("real", (prop.n_x,)), A.Interval(A.Name("X_lo"), A.Name("X_hi"), True, True)),
         A.NetDecl(net, net_path),
     ]
-    rel = lambda a: _atom_relation(a, net, xname, n_out, filename, source)  # noqa: E731
-    for a in rest:
-        stmts.append(A.Require(rel(a), (), a.span))
-    if prop.disjuncts:
-        k = len(prop.disjuncts)
-        stmts.append(A.VarDecl("case", A.Type("bool", (k,)), None))
-        for d, clause in enumerate(prop.disjuncts):
-            lit = A.Truth(A.Subscript(A.Name("case"), (A.Num(d),)))
-            for a in clause:
-                stmts.append(A.Require(A.Implies(lit, rel(a), a.span), (), a.span))
-        stmts.append(A.Require(A.Compare(">=", A.Call("sum", (A.Name("case"),)), A.Num(1)), ()))
-    for a in list(rest) + [a for c in prop.disjuncts for a in c]:
-        for (kind, i) in a.terms:
-            if kind == "Y" and i >= n_out:
-                raise PgenError("E013", f"`Y_{i}` is beyond the network's {n_out} outputs (Y_0..Y_{n_out - 1})",
-                                a.span, filename=filename, source=source)
+    stmts.extend(property_statements(prop, rest, net, xname, n_out, filename, source))
     stmts.append(A.Objective("satisfy", None))
     return A.Spec(tuple(stmts))

@@ -26,6 +26,7 @@ NETS = {
     "contone_relu.onnx": ([11, 6, 31], 11, "matmul", False),    # contoning, 11 layer counts (Sec. 4.5)
     "robot_relu.onnx": ([10, 6, 6], 10, "gemm", False),     # soft robot, 3 vertices x/y (Sec. 4.2)
     "adm_relu.onnx": ([8, 12, 12, 10], 8, "gemm", False),        # metasurface robustness (Sec. 4.6)
+    "toy_3_6_2.onnx": ([3, 6, 2], 21, "gemm", False),           # specs/verify: an imported VNNLIB property
 }
 
 

@@ -91,3 +91,35 @@ def test_cli_verify_and_compile(tmp_path, capsys):
     assert code == 0 and out.splitlines()[0] in ("sat", "unsat")
     code = main(["compile", str(tmp_path / "p.vnnlib"), "--net", str(tmp_path / "n.onnx"), "-o", str(tmp_path / "p.lp")])
     assert code == 0 and "case" in (tmp_path / "p.lp").read_text()
+
+
+def test_pgen_spec_imports_a_property():
+    """`require vnnlib ... on f(x)`: the box narrows x, the disjunction holds on onnxruntime's outputs."""
+    import pgen
+    from tests.conftest import ROOT
+
+    spec = ROOT / "specs" / "verify" / "toy_property.pgen"
+    problem = pgen.load(spec)
+    assert problem.checked.vars["x"].lb.tolist() == [-0.5, 0.0, -1.0]
+    objectives = []
+    for backend in ("highs", "cbc", "z3"):
+        result = problem.solve(backend=backend, timeout=60)
+        assert result.termination == "optimal" and result.verified
+        x = result.values["x"]
+        y = run_network(str(ROOT / "specs" / "nets" / "toy_3_6_2.onnx"), x)
+        assert (y[0] - y[1] >= 0.1 - 1e-6) or (y[1] <= -0.5 + 1e-6)
+        assert -0.5 <= x[0] <= 0.5 and x.sum() <= 1.5 + 1e-9
+        objectives.append(result.objective)
+    assert max(objectives) - min(objectives) <= 1e-6
+
+
+def test_import_needs_a_matching_vector(tmp_path):
+    from pgen.api import compile_string
+
+    netgen.write(tmp_path / "n.onnx", netgen.relu_mlp([2, 3, 2], seed=1))
+    (tmp_path / "p.vnnlib").write_text(PROP)
+    text = 'var x : real[3] in [0, 1]\nnet f = network "n.onnx"\nrequire vnnlib "p.vnnlib" on f(x)\n'
+    with pytest.raises(PgenError) as info:
+        compile_string(text, base_dir=tmp_path, name="imp.pgen")
+    assert info.value.code == "E022" and info.value.span.line == 3
+    assert "must be real[2]" in info.value.message

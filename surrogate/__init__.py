@@ -1,0 +1,1 @@
+"""Physics and surrogates: the PDE solver, dataset generators, training and export."""

@@ -26,6 +26,7 @@ class Problem:
             raise e.located(path, text)
         self._model = None
         self.var_base: dict = {}
+        self.vnnlib = None  # (Property, network path) when made from a VNNLIB file
 
     @property
     def options(self) -> dict:
@@ -102,4 +103,6 @@ def load_vnnlib(prop_path: str | Path, net_path: str | Path) -> Problem:
     prop, text = read(prop_path)
     net = load_network(net_path, display=str(net_path))
     spec = to_spec(prop, str(Path(net_path).resolve()), net.n_in, net.n_out, str(prop_path), text)
-    return Problem(text, str(prop_path), Path("."), spec=spec)
+    problem = Problem(text, str(prop_path), Path("."), spec=spec)
+    problem.vnnlib = (prop, str(Path(net_path).resolve()))  # lets the solver try falsification first
+    return problem

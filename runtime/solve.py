@@ -118,6 +118,10 @@ def solve(problem, backend: str = "auto", timeout: float = 60.0, seed: int = 0,
     model = problem.model
     if not timeout > 0:
         raise PgenError("E018", f"timeout must be positive, not {timeout}", hint="give a timeout in seconds, e.g. 60")
+    if getattr(problem, "vnnlib", None) is not None and backend == "auto":
+        found = _falsify(problem, tolerance, seed, min(5.0, timeout / 4))
+        if found is not None:
+            return found
     reduced, elimination = eliminate_threshold_reals(model)
     name = choose_backend(reduced) if backend == "auto" else backend
     if elimination is not None and name in BACKENDS and ir.REAL not in BACKENDS[name].capabilities:
@@ -154,3 +158,29 @@ def solve(problem, backend: str = "auto", timeout: float = 60.0, seed: int = 0,
         denom = max(abs(res.objective), 1e-9)
         res.gap = abs(res.objective - res.bound) / denom if raw.termination != OPTIMAL else 0.0
     return res
+
+
+def _falsify(problem, tolerance: float, seed: int, budget: float) -> Optional[Result]:
+    """Sampling member for VNNLIB problems: a verified witness, or None (which proves nothing)."""
+    import time
+
+    from ..dsl.vnnlib import split_box
+    from .falsify import sample_counterexample
+
+    prop, net_path = problem.vnnlib
+    start = time.perf_counter()
+    lo, hi, rest = split_box(prop)
+    hit = sample_counterexample(prop, net_path, lo, hi, rest, seed=seed, budget=budget)
+    if hit is None:
+        return None
+    x, d = hit
+    values = {"X": np.asarray(x, dtype=np.float64)}
+    if "case" in problem.checked.vars:
+        values["case"] = np.zeros(len(prop.disjuncts))
+        values["case"][d] = 1.0
+    report = verify(problem.checked, values, None, tolerance)
+    if not report.ok:
+        return None
+    return Result("feasible", "feasible", values, wall=time.perf_counter() - start, backend="sampling",
+                  strategy="falsify", verified=True, tolerance=tolerance, seed=int(seed),
+                  message="a sampled point in the unsafe set, confirmed by the verifier")

@@ -39,8 +39,8 @@ def sample_counterexample(prop, net_path: str, lo: np.ndarray, hi: np.ndarray, r
     while done < points and time.perf_counter() - start < budget:
         x = lo + (hi - lo) * rng.random((batch, n))
         if done == 0:  # the box's centre and corners first
-            k = min(batch, 2 ** n)
-            corners = (np.arange(k)[:, None] >> np.arange(n)[None, :]) & 1
+            k = min(batch - 1, 2 ** min(n, 10))
+            corners = (np.arange(k)[:, None] >> np.minimum(np.arange(n), 62)[None, :]) & 1
             x[:k] = np.where(corners == 1, hi, lo)
             x[k] = 0.5 * (lo + hi)
         try:

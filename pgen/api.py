@@ -73,11 +73,18 @@ class Problem:
         except PgenError as e:
             raise e.located(self.path, self.text)
         b = BACKENDS[name]
+        if not b.formats:
+            raise PgenError("E018", f"backend `{name}` does not write model files exactly",
+                            hint="LP and MPS files come from `--backend highs` (the same model)", filename=self.path)
         fmt = fmt or b.formats[0]
         if fmt not in b.formats:
             raise PgenError("E018", f"backend `{name}` writes {', '.join(b.formats)}, not `{fmt}`",
-                            hint="pick the backend that matches the file extension")
-        return run_in_worker(name, model, "dump", fmt=fmt)
+                            hint="pick the backend that matches the file extension", filename=self.path)
+        try:
+            return run_in_worker(name, model, "dump", fmt=fmt)
+        except RuntimeError as e:
+            raise PgenError("E030", f"backend `{name}` could not write the model: {str(e).splitlines()[0]}",
+                            filename=self.path) from None
 
 
 def load(path: str | Path) -> Problem:

@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "lp"
 CASES = [
     ("robustness", "highs", "lp"),
-    ("softrobot_obstacle", "cbc", "lp"),
+    ("softrobot_obstacle", "highs", "mps"),
     ("nano_integer", "highs", "lp"),
     ("gray_ramp", "z3", "smt2"),
 ]
@@ -40,3 +40,11 @@ def test_golden_cpsat_binarized(tmp_path):
     if os.environ.get("UPDATE_GOLDENS") or not golden.exists():
         golden.write_text(text)
     assert text == golden.read_text()
+
+
+def test_cbc_refuses_to_write_rounded_files():
+    from pgen.dsl.diagnostics import PgenError
+
+    problem = pgen.load(ROOT / "specs" / "inverse" / "robustness.pgen")
+    with pytest.raises(PgenError, match="does not write model files exactly"):
+        problem.compile("cbc", "lp")

@@ -115,13 +115,22 @@ class BackendStrategy:
 
 def solve(problem, backend: str = "auto", timeout: float = 60.0, seed: int = 0,
           tolerance: float = DEFAULT_TOLERANCE, verbose: bool = False) -> Result:
-    model = problem.model
     if not timeout > 0:
         raise PgenError("E018", f"timeout must be positive, not {timeout}", hint="give a timeout in seconds, e.g. 60")
     if getattr(problem, "vnnlib", None) is not None and backend == "auto":
+        # portfolio for VNNLIB problems: sampling, then input splitting (half of the time),
+        # then the exact backend on the lowered model with what is left
+        import time
+
+        start = time.perf_counter()
         found = _falsify(problem, tolerance, seed, min(5.0, timeout / 4))
         if found is not None:
             return found
+        decided = _input_bab(problem, tolerance, seed, 0.5 * timeout)
+        if decided is not None:
+            return decided
+        timeout = max(1.0, timeout - (time.perf_counter() - start))
+    model = problem.model
     reduced, elimination = eliminate_threshold_reals(model)
     name = choose_backend(reduced) if backend == "auto" else backend
     if elimination is not None and name in BACKENDS and ir.REAL not in BACKENDS[name].capabilities:
@@ -166,11 +175,13 @@ def _falsify(problem, tolerance: float, seed: int, budget: float) -> Optional[Re
 
     from ..dsl.vnnlib import split_box
     from .falsify import sample_counterexample
+    from .input_bab import plain_relu_layers
 
     prop, net_path = problem.vnnlib
     start = time.perf_counter()
     lo, hi, rest = split_box(prop)
-    hit = sample_counterexample(prop, net_path, lo, hi, rest, seed=seed, budget=budget)
+    layers = plain_relu_layers(problem.checked.nets["net"])
+    hit = sample_counterexample(prop, net_path, lo, hi, rest, seed=seed, budget=budget, layers=layers)
     if hit is None:
         return None
     x, d = hit
@@ -184,3 +195,44 @@ def _falsify(problem, tolerance: float, seed: int, budget: float) -> Optional[Re
     return Result("feasible", "feasible", values, wall=time.perf_counter() - start, backend="sampling",
                   strategy="falsify", verified=True, tolerance=tolerance, seed=int(seed),
                   message="a sampled point in the unsafe set, confirmed by the verifier")
+
+
+MAX_BAB_INPUTS = 16  # input splitting pays off for low-dimensional boxes (ACAS Xu: 5)
+
+
+def _input_bab(problem, tolerance: float, seed: int, timeout: float) -> Optional[Result]:
+    """Input-space branch and bound for plain ReLU networks: unsat, a verified witness, or None."""
+    import time
+
+    from ..dsl.vnnlib import split_box
+    from .input_bab import input_branch_and_bound, plain_relu_layers
+
+    prop, _ = problem.vnnlib
+    layers = plain_relu_layers(problem.checked.nets["net"])
+    if layers is None or prop.n_x > MAX_BAB_INPUTS:
+        return None
+    start = time.perf_counter()
+    lo, hi, rest = split_box(prop)
+    verdict, x, boxes = input_branch_and_bound(prop, layers, lo, hi, rest, timeout)
+    wall = time.perf_counter() - start
+    common = dict(wall=wall, backend="input-bab", strategy="input-bab", tolerance=tolerance, seed=int(seed),
+                  stats={"boxes": boxes})
+    if verdict == "unsat":
+        return Result("infeasible", "none", message=f"every one of {boxes} input boxes proved safe", **common)
+    if verdict == "sat":
+        values = {"X": np.asarray(x, dtype=np.float64)}
+        if "case" in problem.checked.vars:
+            from .falsify import _atom_values
+            from .onnx_eval import run_network
+
+            y = run_network(problem.vnnlib[1], x).astype(np.float64)[None, :]
+            values["case"] = np.array([float(_atom_values(c, x[None, :], y)[0]) for c in prop.disjuncts])
+            if values["case"].any():
+                first = int(np.argmax(values["case"]))
+                values["case"][:] = 0.0
+                values["case"][first] = 1.0
+        report = verify(problem.checked, values, None, tolerance)
+        if report.ok:
+            return Result("feasible", "feasible", values, verified=True,
+                          message="a witness from input branch and bound, confirmed by the verifier", **common)
+    return None  # undecided (or a witness the verifier rejected): the exact backends go on

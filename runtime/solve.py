@@ -184,13 +184,8 @@ def _falsify(problem, tolerance: float, seed: int, budget: float) -> Optional[Re
     hit = sample_counterexample(prop, net_path, lo, hi, rest, seed=seed, budget=budget, layers=layers)
     if hit is None:
         return None
-    x, d = hit
-    values = {"X": np.asarray(x, dtype=np.float64)}
-    if "case" in problem.checked.vars:
-        values["case"] = np.zeros(len(prop.disjuncts))
-        values["case"][d] = 1.0
-    report = verify(problem.checked, values, None, tolerance)
-    if not report.ok:
+    values = _verified_witness(problem, hit[0], tolerance)
+    if values is None:
         return None
     return Result("feasible", "feasible", values, wall=time.perf_counter() - start, backend="sampling",
                   strategy="falsify", verified=True, tolerance=tolerance, seed=int(seed),
@@ -220,19 +215,27 @@ def _input_bab(problem, tolerance: float, seed: int, timeout: float) -> Optional
     if verdict == "unsat":
         return Result("infeasible", "none", message=f"every one of {boxes} input boxes proved safe", **common)
     if verdict == "sat":
-        values = {"X": np.asarray(x, dtype=np.float64)}
-        if "case" in problem.checked.vars:
-            from .falsify import _atom_values
-            from .onnx_eval import run_network
-
-            y = run_network(problem.vnnlib[1], x).astype(np.float64)[None, :]
-            values["case"] = np.array([float(_atom_values(c, x[None, :], y)[0]) for c in prop.disjuncts])
-            if values["case"].any():
-                first = int(np.argmax(values["case"]))
-                values["case"][:] = 0.0
-                values["case"][first] = 1.0
-        report = verify(problem.checked, values, None, tolerance)
-        if report.ok:
+        values = _verified_witness(problem, x, tolerance)
+        if values is not None:
             return Result("feasible", "feasible", values, verified=True,
                           message="a witness from input branch and bound, confirmed by the verifier", **common)
     return None  # undecided (or a witness the verifier rejected): the exact backends go on
+
+
+def _verified_witness(problem, x: np.ndarray, tolerance: float) -> Optional[dict]:
+    """The spec's values for a candidate input of a VNNLIB problem (the clause indicator set
+    to the first clause that holds on onnxruntime's output), if the verifier accepts them."""
+    from .falsify import _atom_values
+    from .onnx_eval import run_network
+
+    prop, net_path = problem.vnnlib
+    x = np.asarray(x, dtype=np.float64)
+    values = {"X": x}
+    if "case" in problem.checked.vars:
+        y = run_network(net_path, x).astype(np.float64)[None, :]
+        holds = [bool(_atom_values(c, x[None, :], y)[0]) for c in prop.disjuncts]
+        if not any(holds):
+            return None
+        values["case"] = np.zeros(len(prop.disjuncts))
+        values["case"][holds.index(True)] = 1.0
+    return values if verify(problem.checked, values, None, tolerance).ok else None

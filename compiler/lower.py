@@ -23,6 +23,7 @@ from .nn.encode import BoundBudget, encode_network
 
 Value = Union[np.ndarray, Aff]
 DEFAULT_STRICT_DELTA = 1e-6
+MAX_RANGE = 10_000_000  # one `for` range is unrolled; beyond this it is surely a typo
 
 
 def _where(span: A.Span, path: Optional[str]) -> str:
@@ -37,6 +38,9 @@ def iterate(iters, evaluator, env: dict):
     first, rest = iters[0], iters[1:]
     lo = evaluator.int_scalar(first.lo, env)
     hi = evaluator.int_scalar(first.hi, env)
+    if hi - lo >= MAX_RANGE:
+        raise PgenError("E016", f"the range {lo}..{hi} has more than {MAX_RANGE:,} values", first.span,
+                        hint="index ranges are unrolled into constraints; use a smaller range")
     for v in range(lo, hi + 1):
         inner = dict(env)
         inner[first.var] = v
@@ -117,7 +121,7 @@ class Lowerer:
 
     def int_scalar(self, e, env) -> int:
         v = self.eval_const(e, env)
-        if v.shape != () or v != np.round(v):
+        if v.shape != () or not np.isfinite(v) or v != np.round(v):
             raise PgenError("E014", "expected an integer scalar", e.span, hint="ranges and indices are integers")
         return int(v)
 

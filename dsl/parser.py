@@ -155,7 +155,11 @@ class _ToAst(Transformer):
 
     # -- expressions
     def number(self, meta, c):
-        return A.Num(_number(str(c[0])), _span_of(meta))
+        value = _number(str(c[0]))
+        if value == float("inf"):
+            raise PgenError("E001", f"the number `{c[0]}` is too large", _span_of(meta),
+                            hint="numbers must be finite double-precision values")
+        return A.Num(value, _span_of(meta))
 
     def name(self, meta, c):
         if isinstance(c[0], A.Num):  # a signed_int used as a range bound
@@ -227,6 +231,8 @@ def parse(text: str, filename: Optional[str] = None) -> A.Spec:
     try:
         return _ToAst().transform(tree)
     except VisitError as e:
+        if isinstance(e.orig_exc, PgenError):
+            raise e.orig_exc.located(filename, text) from None
         raise PgenError("E001", f"syntax error: {e.orig_exc} in {e.rule}", A.NOSPAN,
                         filename=filename, source=text) from None
 

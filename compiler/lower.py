@@ -306,10 +306,7 @@ class Lowerer:
             t = self.model.add_var(f"abs@{e.span.line}:{e.span.column}[{k}]", ir.REAL, 0.0,
                                    float(bound) if np.isfinite(bound) else np.inf, origin)
             for sign in (1.0, -1.0):  # t >= sign * lin
-                terms = {t: 1.0}
-                for i, c in zip(lin.idx.tolist(), lin.coef.tolist()):
-                    terms[i] = terms.get(i, 0.0) - sign * c
-                self.model.constraints.append(ir.LinearCon(ir.Lin.of(terms), ir.GE, sign * lin.const, origin))
+                self.model.constraints.append(ir.LinearCon(_t_minus(t, lin, sign), ir.GE, sign * lin.const, origin))
             if pol != 1:
                 # exact: b = 1 -> t <= lin (big-M 2|lo|) ; b = 0 -> t <= -lin (big-M 2 hi)
                 if not (np.isfinite(lo[k]) and np.isfinite(hi[k])):
@@ -317,10 +314,7 @@ class Lowerer:
                                     e.span, hint="give the variables inside finite domains")
                 b = self.model.add_var(f"abs@{e.span.line}:{e.span.column}.pos[{k}]", ir.BOOL, 0, 1, origin)
                 for value, sign, m in ((1, 1.0, -2.0 * float(lo[k])), (0, -1.0, 2.0 * float(hi[k]))):
-                    terms = {t: 1.0}
-                    for i, c in zip(lin.idx.tolist(), lin.coef.tolist()):
-                        terms[i] = terms.get(i, 0.0) - sign * c
-                    self.model.constraints.append(ir.IndicatorCon(b, value, ir.Lin.of(terms), ir.LE,
+                    self.model.constraints.append(ir.IndicatorCon(b, value, _t_minus(t, lin, sign), ir.LE,
                                                                   sign * lin.const, origin, M=m))
                 self.model.notes.append(f"{origin}: abs needs a binary here (it is maximised or bounded below)")
             rows.append(ir.Lin(np.array([t], np.int64), np.array([1.0]), 0.0))
@@ -354,10 +348,7 @@ class Lowerer:
         t = self.model.add_var(f"{f}@{e.span.line}:{e.span.column}", ir.REAL,
                                max(r[0] for r in ranges), top, origin)
         for lin in lins:  # t >= a_i
-            terms = {t: 1.0}
-            for i, c in zip(lin.idx.tolist(), lin.coef.tolist()):
-                terms[i] = terms.get(i, 0.0) - c
-            self.model.constraints.append(ir.LinearCon(ir.Lin.of(terms), ir.GE, lin.const, origin))
+            self.model.constraints.append(ir.LinearCon(_t_minus(t, lin), ir.GE, lin.const, origin))
         if eff_pol != 1:
             if not all(np.isfinite(r[0]) and np.isfinite(r[1]) for r in ranges):
                 raise PgenError("E016", f"`{f}` here needs an exact encoding, which needs finite bounds",
@@ -366,10 +357,7 @@ class Lowerer:
                   for i in range(len(lins))]
             self.model.constraints.append(ir.LinearCon(ir.Lin.of({b: 1.0 for b in bs}), ir.EQ, 1.0, origin))
             for b, lin, (lo_i, _) in zip(bs, lins, ranges):  # b_i = 1 -> t <= a_i (big-M top - lo_i)
-                terms = {t: 1.0}
-                for i, c in zip(lin.idx.tolist(), lin.coef.tolist()):
-                    terms[i] = terms.get(i, 0.0) - c
-                self.model.constraints.append(ir.IndicatorCon(b, 1, ir.Lin.of(terms), ir.LE, lin.const, origin,
+                self.model.constraints.append(ir.IndicatorCon(b, 1, _t_minus(t, lin), ir.LE, lin.const, origin,
                                                               M=float(top - lo_i)))
         return Aff.of_vars(t, (), self._ncols()).scale(sign)
 
@@ -538,6 +526,14 @@ class Lowerer:
                 self.model.constraints.append(ir.LinearCon(ir.Lin.of({x: 1.0, q: -hi}), ir.LE, 0.0, origin))
                 self.model.constraints.append(ir.LinearCon(ir.Lin.of({x: 1.0, q: -lo}), ir.GE, 0.0, origin))
         self.model.constraints.append(ir.LinearCon(ir.Lin.of({q: 1.0 for q in qs}), ir.LE, float(count), origin))
+
+
+def _t_minus(t: int, lin: ir.Lin, sign: float = 1.0) -> ir.Lin:
+    """The terms of t - sign * lin (lin's constant left to the caller's right-hand side)."""
+    terms = {t: 1.0}
+    for i, c in zip(lin.idx.tolist(), lin.coef.tolist()):
+        terms[i] = terms.get(i, 0.0) - sign * c
+    return ir.Lin.of(terms)
 
 
 def _scaled_pol(pol: int, c: np.ndarray) -> int:

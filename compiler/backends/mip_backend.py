@@ -85,7 +85,7 @@ class MipBackend(Backend):
         bound = None
         if obj is not None and obj.sense is not None:
             if has_sol:
-                objective = float(m.objective_value) - 0.0
+                objective = float(m.objective_value)
             try:
                 bound = float(m.objective_bound)
             except Exception:

@@ -52,8 +52,6 @@ class Step:
         Returns +1 / 0 / -1 per entry: the sign of the tail's output, with
         the graph's tie rule applied by the caller.
         """
-        import onnxruntime as ort
-
         sess = _tail_session(self.tail)
         v = sess.run(None, {"s": s_values.astype(np.float32)})[0]
         return np.sign(v).astype(np.int8)

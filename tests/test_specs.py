@@ -19,8 +19,7 @@ from tests.conftest import INVERSE, ROOT, expected_of
 
 BACKENDS = ["highs", "cbc", "z3", "cpsat"]
 # measured on the 2-core dev machine: these take 5-120 s, so they run with -m slow
-SLOW = {("duotone_selection", "highs"), ("duotone_select_axis", "highs"), ("duotone_selection", "z3"),
-        ("duotone_select_axis", "z3"), ("gray_ramp", "z3"), ("duotone_select_axis", "cbc")}
+SLOW = {("duotone_selection", "highs"), ("duotone_select_axis", "highs"), ("gray_ramp", "z3"), ("duotone_select_axis", "cbc")}
 
 
 def _cases():
@@ -41,7 +40,10 @@ def test_spec_on_backend(path, backend):
         if backend == "cpsat":
             assert "real" in e.message
         else:
-            assert backend == "z3" and "mix integer and real" in e.message
+            # z3's two documented limits: mixed int/real, and optimisation over reals
+            # with many Booleans (the duotone specs; measured in z3_backend.py)
+            assert backend == "z3", e.message
+            assert "mix integer and real" in e.message or "more than 32 Booleans" in e.message
         return
     assert result.termination == expect["status"], (result.termination, result.message)
     assert result.verified

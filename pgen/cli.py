@@ -1,4 +1,5 @@
-"""`pgenc`: check, compile, solve and format .pgen specs.
+"""`pgenc`: check, compile, solve and format .pgen specs; make datasets and surrogates
+(`dataset`, `train`, `property`: pgen/surrogate_cli.py).
 
 Exit codes: 0 success (a verified solution, or a proof of infeasibility for
 `solve`), 1 an error in the input, 2 no solution (infeasible), 3 no answer
@@ -50,12 +51,19 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("fmt", help="print the spec in canonical form")
     c.add_argument("spec")
     c.add_argument("-i", "--in-place", action="store_true", help="rewrite the file")
+
+    from .surrogate_cli import add_parsers
+    add_parsers(sub)
     return p
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.cmd in ("dataset", "train", "property"):
+            from .surrogate_cli import run
+
+            return run(args)
         return {"check": cmd_check, "compile": cmd_compile, "solve": cmd_solve, "fmt": cmd_fmt,
                 "verify": cmd_verify}[args.cmd](args)
     except PgenError as e:

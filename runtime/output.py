@@ -9,6 +9,7 @@ import os
 import platform
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -16,16 +17,42 @@ import numpy as np
 from ..dsl.diagnostics import PgenError
 
 
-def write_run(out: str | Path, problem, result, extra: dict | None = None) -> Path:
+@contextmanager
+def atomic_folder(out: str | Path, what: str = "output folder"):
+    """Yield a temporary folder beside `out`; on success it replaces `out` in one rename,
+    on any error it is removed, so a reader never sees a half-written folder."""
     out = Path(out)
     parent = out.parent if str(out.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the result is a normal folder
     except OSError as e:
-        raise PgenError("E040", f"cannot write the output folder `{out}`: {e.strerror}",
-                        hint="choose a folder you can write to with --out") from None
+        raise PgenError("E040", f"cannot write the {what} `{out}`: {e.strerror}",
+                        hint="choose a folder you can write to") from None
     try:
+        yield tmp
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
+            os.replace(out, old / "previous")
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise PgenError("E040", f"cannot write the {what} `{out}`: {e.strerror}",
+                        hint="choose a folder you can write to") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_run(out: str | Path, problem, result, extra: dict | None = None) -> Path:
+    out = Path(out)
+    with atomic_folder(out, "output folder") as tmp:
         (tmp / "spec.pgen").write_text(problem.text)
         manifest = {"pgen": _version(), "python": platform.python_version(), "spec": problem.path,
                     "backend": result.backend, "strategy": result.strategy, "seed": result.seed,
@@ -37,17 +64,6 @@ def write_run(out: str | Path, problem, result, extra: dict | None = None) -> Pa
             np.save(tmp / f"{name}.npy", arr)
             np.savetxt(tmp / f"{name}.csv", np.atleast_2d(arr) if arr.ndim < 2 else arr.reshape(arr.shape[0], -1),
                        delimiter=",", fmt="%.17g")
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
-            os.replace(out, old / "run")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise PgenError("E040", f"cannot write the output folder `{out}`: {e.strerror}",
-                        hint="choose a folder you can write to with --out") from None
     return out
 
 

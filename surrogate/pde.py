@@ -33,7 +33,11 @@ def _check(img) -> np.ndarray:
         raise CellError(f"a cell must be a 2-D image, got shape {list(a.shape)}")
     if not np.all((a == 0) | (a == 1)):
         bad = a[(a != 0) & (a != 1)].reshape(-1)[0]
-        raise CellError(f"a cell must be binary (0 = void, 1 = solid), found the value {bad!r}")
+        raise CellError(f"a cell must be binary (0 = void, 1 = solid), found the value {float(bad):g}")
+    if np.all(a == 1):
+        # no void: the cell problem has no unknowns and D_xx = porosity x (1/tortuosity) is 0/0
+        raise CellError("the cell is all solid (no void pixel): there is nothing to diffuse "
+                        "through, so D_xx is undefined; give a cell with at least one void (0) pixel")
     return a.astype(bool)
 
 

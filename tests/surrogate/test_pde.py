@@ -72,8 +72,9 @@ def test_closed_pocket_and_non_percolating_cells():
     assert d_xx(blocked) == 0.0
 
 
-def test_all_solid_cell_conducts_nothing():
-    assert d_xx(np.ones((8, 8))) == 0.0
+def test_all_solid_cell_is_a_clear_error():
+    with pytest.raises(CellError, match="all solid"):
+        d_xx(np.ones((8, 8)))
 
 
 @pytest.mark.parametrize("img,needle", [

@@ -18,7 +18,7 @@ from ..compiler.backends.base import ERROR, FEASIBLE, INFEASIBLE, OPTIMAL, RawRe
 from ..compiler.reductions import eliminate_threshold_reals
 from ..dsl.diagnostics import PgenError
 from .verify import DEFAULT_TOLERANCE, verify
-from .worker import run_in_worker
+from .worker import WorkerRun, run_in_worker
 
 
 @dataclass
@@ -118,18 +118,15 @@ def solve(problem, backend: str = "auto", timeout: float = 60.0, seed: int = 0,
     if not timeout > 0:
         raise PgenError("E018", f"timeout must be positive, not {timeout}", hint="give a timeout in seconds, e.g. 60")
     if getattr(problem, "vnnlib", None) is not None and backend == "auto":
-        # portfolio for VNNLIB problems: sampling, then input splitting (half of the time),
-        # then the exact backend on the lowered model with what is left
-        import time
+        return _vnnlib_portfolio(problem, timeout, seed, tolerance, verbose)
+    model, name, elimination = _exact_model(problem, backend)
+    options = SolveOptions(timeout=float(timeout), seed=int(seed), verbose=verbose)
+    raw = BackendStrategy().run(model, name, options)
+    return _decoded(problem, model, name, elimination, raw, seed, tolerance)
 
-        start = time.perf_counter()
-        found = _falsify(problem, tolerance, seed, min(5.0, timeout / 4))
-        if found is not None:
-            return found
-        decided = _input_bab(problem, tolerance, seed, 0.5 * timeout)
-        if decided is not None:
-            return decided
-        timeout = max(1.0, timeout - (time.perf_counter() - start))
+
+def _exact_model(problem, backend: str):
+    """(model, backend name, threshold elimination or None) for an exact backend."""
     model = problem.model
     reduced, elimination = eliminate_threshold_reals(model)
     name = choose_backend(reduced) if backend == "auto" else backend
@@ -138,8 +135,42 @@ def solve(problem, backend: str = "auto", timeout: float = 60.0, seed: int = 0,
     else:
         elimination = None
     check_backend(name, model)
-    options = SolveOptions(timeout=float(timeout), seed=int(seed), verbose=verbose)
-    raw = BackendStrategy().run(model, name, options)
+    return model, name, elimination
+
+
+def _vnnlib_portfolio(problem, timeout: float, seed: int, tolerance: float, verbose: bool) -> Result:
+    """Sampling and gradient descent first (a few seconds); then, side by side on the two
+    cores, input branch and bound in this process and the exact backend in its worker, each
+    with all the remaining time. The first to decide wins; the other is stopped."""
+    import time
+
+    start = time.perf_counter()
+    found = _falsify(problem, tolerance, seed, min(5.0, timeout / 4))
+    if found is not None:
+        return found
+    remaining = max(1.0, timeout - (time.perf_counter() - start))
+    model, name, elimination = _exact_model(problem, "auto")
+    exact = WorkerRun(name, model, "solve", SolveOptions(timeout=remaining, seed=int(seed), verbose=verbose))
+
+    def exact_decided() -> bool:
+        raw = exact.peek()
+        return raw is not None and raw.termination in (OPTIMAL, FEASIBLE, INFEASIBLE)
+
+    try:
+        decided = _input_bab(problem, tolerance, seed, remaining, stop=exact_decided)
+    except BaseException:
+        exact.cancel()
+        raise
+    if decided is not None:
+        exact.cancel()
+        return decided
+    res = _decoded(problem, model, name, elimination, exact.result(), seed, tolerance)
+    res.wall = time.perf_counter() - start
+    return res
+
+
+def _decoded(problem, model, name, elimination, raw: RawResult, seed: int, tolerance: float) -> Result:
+    """A backend's raw answer as a Result: decoded to the spec's names and verified."""
     if raw.values is not None and elimination is not None:
         raw.values = elimination.invert(raw.values)
     res = Result(raw.termination, "none", wall=raw.wall, backend=name, message=raw.message,
@@ -169,33 +200,43 @@ def solve(problem, backend: str = "auto", timeout: float = 60.0, seed: int = 0,
     return res
 
 
+GRADIENT_SECONDS = 1.5
+
+
 def _falsify(problem, tolerance: float, seed: int, budget: float) -> Optional[Result]:
     """Sampling member for VNNLIB problems: a verified witness, or None (which proves nothing)."""
     import time
 
     from ..dsl.vnnlib import split_box
-    from .falsify import sample_counterexample
+    from .falsify import gradient_counterexample, sample_counterexample
     from .input_bab import plain_relu_layers
 
     prop, net_path = problem.vnnlib
     start = time.perf_counter()
     lo, hi, rest = split_box(prop)
     layers = plain_relu_layers(problem.checked.nets["net"])
-    hit = sample_counterexample(prop, net_path, lo, hi, rest, seed=seed, budget=budget, layers=layers)
-    if hit is None:
+    hit = sample_counterexample(prop, net_path, lo, hi, rest, seed=seed, budget=budget / 2, layers=layers)
+    member = "sampling"
+    x = None if hit is None else hit[0]
+    if x is None and layers is not None:
+        # short: every unsat case pays it (ACAS Xu 5_3 property 2 needs 0.7 s)
+        x = gradient_counterexample(prop, layers, lo, hi, rest, seed=seed,
+                                    budget=min(GRADIENT_SECONDS, max(0.0, budget - (time.perf_counter() - start))))
+        member = "gradient"
+    if x is None:
         return None
-    values = _verified_witness(problem, hit[0], tolerance)
+    values = _verified_witness(problem, x, tolerance)
     if values is None:
         return None
-    return Result("feasible", "feasible", values, wall=time.perf_counter() - start, backend="sampling",
+    return Result("feasible", "feasible", values, wall=time.perf_counter() - start, backend=member,
                   strategy="falsify", verified=True, tolerance=tolerance, seed=int(seed),
-                  message="a sampled point in the unsafe set, confirmed by the verifier")
+                  message=f"a point in the unsafe set found by {member}, confirmed by the verifier")
 
 
 MAX_BAB_INPUTS = 16  # input splitting pays off for low-dimensional boxes (ACAS Xu: 5)
 
 
-def _input_bab(problem, tolerance: float, seed: int, timeout: float) -> Optional[Result]:
+def _input_bab(problem, tolerance: float, seed: int, timeout: float, stop=None) -> Optional[Result]:
     """Input-space branch and bound for plain ReLU networks: unsat, a verified witness, or None."""
     import time
 
@@ -208,7 +249,7 @@ def _input_bab(problem, tolerance: float, seed: int, timeout: float) -> Optional
         return None
     start = time.perf_counter()
     lo, hi, rest = split_box(prop)
-    verdict, x, boxes = input_branch_and_bound(prop, layers, lo, hi, rest, timeout)
+    verdict, x, boxes = input_branch_and_bound(prop, layers, lo, hi, rest, timeout, stop=stop)
     wall = time.perf_counter() - start
     common = dict(wall=wall, backend="input-bab", strategy="input-bab", tolerance=tolerance, seed=int(seed),
                   stats={"boxes": boxes})

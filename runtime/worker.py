@@ -33,36 +33,73 @@ def _child(conn, backend_name: str, model, action: str, options: SolveOptions, f
         conn.close()
 
 
+class WorkerRun:
+    """One backend call in a spawned process, started at once; `peek()` polls without
+    blocking, `result()` waits (at most the timeout plus GRACE_SECONDS), `cancel()` kills.
+    Lets the parent do other work (the VNNLIB portfolio's input splitting) meanwhile."""
+
+    def __init__(self, backend_name: str, model, action: str = "solve", options: SolveOptions | None = None,
+                 fmt: str = ""):
+        self.backend_name, self.action = backend_name, action
+        self.options = options or SolveOptions()
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(target=_child, args=(child, backend_name, model, action, self.options, fmt),
+                                 daemon=True)
+        self._start = time.perf_counter()
+        self._proc.start()
+        child.close()
+        self._message = None
+        self._received = False
+
+    def _receive(self, wait: float) -> None:
+        if self._received:
+            return
+        if self._conn.poll(wait):
+            try:
+                self._message = self._conn.recv()
+            except EOFError:
+                self._message = None
+            self._received = True
+        elif not self._proc.is_alive():
+            self._received = True  # died without a word
+
+    def peek(self):
+        """The result if the worker has finished, else None (never blocks)."""
+        self._receive(0)
+        return self._finish() if self._received else None
+
+    def result(self):
+        limit = self.options.timeout + GRACE_SECONDS
+        self._receive(max(0.0, limit - (time.perf_counter() - self._start)))
+        return self._finish()
+
+    def cancel(self) -> None:
+        if self._proc.is_alive():
+            self._proc.kill()
+        self._proc.join()
+
+    def _finish(self):
+        self._proc.join(timeout=5)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join()
+        wall = time.perf_counter() - self._start
+        name = self.backend_name
+        if self._message is None:
+            if wall >= self.options.timeout + GRACE_SECONDS:
+                return RawResult(TIMEOUT, wall=wall, backend=name,
+                                 message=f"the {name} worker was stopped after {wall:.0f} s")
+            return RawResult(ERROR, wall=wall, backend=name,
+                             message=f"the {name} worker died (exit code {self._proc.exitcode})")
+        status, payload = self._message
+        if status == "error":
+            if self.action == "dump":
+                raise RuntimeError(payload)
+            return RawResult(ERROR, wall=wall, backend=name, message=payload)
+        return payload
+
+
 def run_in_worker(backend_name: str, model, action: str = "solve", options: SolveOptions | None = None,
                   fmt: str = "") -> RawResult | str:
-    options = options or SolveOptions()
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, backend_name, model, action, options, fmt), daemon=True)
-    start = time.perf_counter()
-    proc.start()
-    child.close()
-    limit = options.timeout + GRACE_SECONDS
-    message = None
-    if parent.poll(limit):
-        try:
-            message = parent.recv()
-        except EOFError:
-            message = None
-    proc.join(timeout=5)
-    if proc.is_alive():
-        proc.kill()
-        proc.join()
-    wall = time.perf_counter() - start
-    if message is None:
-        if wall >= limit:
-            return RawResult(TIMEOUT, wall=wall, backend=backend_name,
-                             message=f"the {backend_name} worker was stopped after {limit:.0f} s")
-        return RawResult(ERROR, wall=wall, backend=backend_name,
-                         message=f"the {backend_name} worker died (exit code {proc.exitcode})")
-    status, payload = message
-    if status == "error":
-        if action == "dump":
-            raise RuntimeError(payload)
-        return RawResult(ERROR, wall=wall, backend=backend_name, message=payload)
-    return payload
+    return WorkerRun(backend_name, model, action, options, fmt).result()

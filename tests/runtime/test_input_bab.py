@@ -7,6 +7,7 @@ import pytest
 from pgen import netgen
 from pgen.api import load_vnnlib
 from pgen.dsl.vnnlib import split_box
+from pgen.runtime.falsify import gradient_counterexample
 from pgen.runtime.input_bab import forward, input_branch_and_bound, layer_bounds, plain_relu_layers
 from pgen.runtime.onnx_eval import run_network
 
@@ -29,14 +30,21 @@ def test_relaxation_bounds_contain_the_network(tmp_path):
     net = netgen.write(tmp_path / "n.onnx", netgen.relu_mlp([3, 8, 8, 2], seed=3))
     (tmp_path / "p.vnnlib").write_text(PROP.format(c0=0, c1=0))
     layers = plain_relu_layers(load_vnnlib(tmp_path / "p.vnnlib", net).checked.nets["net"])
-    lo, hi = np.array([-1.0, -1, 0]), np.array([1.0, 1, 0.5])
-    bounds = layer_bounds(layers, lo, hi)
-    xs = lo + (hi - lo) * np.random.default_rng(0).random((2000, 3))
-    h = xs
-    for k, (W, b) in enumerate(layers[:-1]):
-        z = h @ W.T + b
-        assert np.all(z >= bounds[k][0] - 1e-9) and np.all(z <= bounds[k][1] + 1e-9)
-        h = np.maximum(z, 0)
+    rng = np.random.default_rng(0)
+    # a batch of boxes: the whole box and random sub-boxes, each checked on its own points
+    los, his = [np.array([-1.0, -1, 0])], [np.array([1.0, 1, 0.5])]
+    for _ in range(5):
+        a, b = rng.uniform([-1, -1, 0], [1, 1, 0.5], (2, 3))
+        los.append(np.minimum(a, b))
+        his.append(np.maximum(a, b))
+    bounds = layer_bounds(layers, np.array(los), np.array(his))
+    for i, (lo, hi) in enumerate(zip(los, his)):
+        xs = lo + (hi - lo) * rng.random((2000, 3))
+        h = xs
+        for k, (W, b) in enumerate(layers[:-1]):
+            z = h @ W.T + b
+            assert np.all(z >= bounds[k][0][i] - 1e-9) and np.all(z <= bounds[k][1][i] + 1e-9)
+            h = np.maximum(z, 0)
     np.testing.assert_allclose(forward(layers, xs[:5]), [run_network(str(net), x) for x in xs[:5]], atol=1e-5)
 
 
@@ -62,3 +70,49 @@ def test_bab_verdict_matches_milp(tmp_path, seed):
     if verdict == "sat":
         y = run_network(str(net), x)
         assert y[0] - y[1] >= c0 - 1e-5 or y[1] <= c1 + 1e-5
+
+
+def _identity_net(path):
+    """y0 = relu(x) - relu(-x) = x, y1 = -x: a ReLU network with known outputs."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = [numpy_helper.from_array(np.array([[1.0], [-1.0]], np.float32), "W1"),
+             numpy_helper.from_array(np.zeros(2, np.float32), "b1"),
+             numpy_helper.from_array(np.array([[1.0, -1.0], [-1.0, 1.0]], np.float32), "W2"),
+             numpy_helper.from_array(np.zeros(2, np.float32), "b2")]
+    nodes = [helper.make_node("Gemm", ["x", "W1", "b1"], ["h"], transB=1),
+             helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("Gemm", ["r", "W2", "b2"], ["y"], transB=1)]
+    graph = helper.make_graph(nodes, "id", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return netgen.write(path, model.SerializeToString())
+
+
+def test_a_combination_of_atoms_proves_what_no_single_atom_can(tmp_path):
+    # y0 <= -0.1 and y1 <= -0.1, i.e. x <= -0.1 and x >= 0.1: empty, but each atom alone
+    # holds somewhere in [-1, 1]; their sum (y0 + y1 + 0.2 = 0.2 > 0) rules the box out at once
+    net = _identity_net(tmp_path / "id.onnx")
+    (tmp_path / "p.vnnlib").write_text("(declare-const X_0 Real)\n(declare-const Y_0 Real)\n"
+                                       "(declare-const Y_1 Real)\n(assert (>= X_0 -1))\n(assert (<= X_0 1))\n"
+                                       "(assert (<= Y_0 -0.1))\n(assert (<= Y_1 -0.1))\n")
+    problem = load_vnnlib(tmp_path / "p.vnnlib", net)
+    prop, _ = problem.vnnlib
+    lo, hi, rest = split_box(prop)
+    verdict, _, boxes = input_branch_and_bound(prop, plain_relu_layers(problem.checked.nets["net"]), lo, hi, rest, 10)
+    assert verdict == "unsat" and boxes == 1
+
+
+def test_gradient_descent_finds_a_small_unsafe_set(tmp_path):
+    # y0 >= 0.999 needs x >= 0.999: 0.05 % of the box, which 50 random points miss
+    net = _identity_net(tmp_path / "id.onnx")
+    (tmp_path / "p.vnnlib").write_text("(declare-const X_0 Real)\n(declare-const Y_0 Real)\n"
+                                       "(declare-const Y_1 Real)\n(assert (>= X_0 -1))\n(assert (<= X_0 1))\n"
+                                       "(assert (>= Y_0 0.999))\n")
+    problem = load_vnnlib(tmp_path / "p.vnnlib", net)
+    prop, _ = problem.vnnlib
+    lo, hi, rest = split_box(prop)
+    layers = plain_relu_layers(problem.checked.nets["net"])
+    x = gradient_counterexample(prop, layers, lo, hi, rest, budget=5.0, points=8, pool=50)
+    assert x is not None and run_network(str(net), x)[0] >= 0.999 - 1e-6

@@ -29,8 +29,8 @@ class CellError(ValueError):
 
 def _check(img) -> np.ndarray:
     a = np.asarray(img)
-    if a.ndim != 2 or min(a.shape) < 1:
-        raise CellError(f"a cell must be a 2-D image, got shape {list(a.shape)}")
+    if a.ndim not in (2, 3) or min(a.shape) < 1:
+        raise CellError(f"a cell must be a 2-D image (or a 3-D volume), got shape {list(a.shape)}")
     if not np.all((a == 0) | (a == 1)):
         bad = a[(a != 0) & (a != 1)].reshape(-1)[0]
         raise CellError(f"a cell must be binary (0 = void, 1 = solid), found the value {float(bad):g}")
@@ -41,40 +41,39 @@ def _check(img) -> np.ndarray:
     return a.astype(bool)
 
 
-def _faces(void: np.ndarray):
-    """Void-void faces with periodic wrap: (left/top index, right/bottom index) in x and in y."""
-    ny, nx = void.shape
-    idx = np.arange(ny * nx).reshape(ny, nx)
-    right = np.roll(idx, -1, axis=1)
-    down = np.roll(idx, -1, axis=0)
+def _faces(void: np.ndarray) -> list:
+    """Void-void faces with periodic wrap along every axis: [(from index, to index)] per
+    axis; the last axis is x."""
+    idx = np.arange(void.size).reshape(void.shape)
     v = void.reshape(-1)
-    fx = v[idx.reshape(-1)] & v[right.reshape(-1)]
-    fy = v[idx.reshape(-1)] & v[down.reshape(-1)]
-    ax, bx = idx.reshape(-1)[fx], right.reshape(-1)[fx]
-    ay, by = idx.reshape(-1)[fy], down.reshape(-1)[fy]
-    if nx == 1:  # a face from a pixel to itself carries nothing
-        ax, bx = ax[:0], bx[:0]
-    if ny == 1:
-        ay, by = ay[:0], by[:0]
-    return ax, bx, ay, by
+    out = []
+    for axis in range(void.ndim):
+        nxt = np.roll(idx, -1, axis=axis).reshape(-1)
+        f = v & v[nxt]
+        a, b = idx.reshape(-1)[f], nxt[f]
+        if void.shape[axis] == 1:  # a face from a pixel to itself carries nothing
+            a, b = a[:0], b[:0]
+        out.append((a, b))
+    return out
 
 
 def solve_chi(img) -> tuple[np.ndarray, tuple]:
-    """The cell-problem solution chi (NaN on solid pixels) and the x-faces used."""
+    """The cell-problem solution chi (NaN on solid pixels) and the x-faces used.
+
+    2-D: sparse direct solve. 3-D: conjugate gradients with a Jacobi preconditioner
+    (the pinned system is symmetric positive definite)."""
     solid = _check(img)
     void = ~solid
-    ny, nx = void.shape
-    n = ny * nx
-    ax, bx, ay, by = _faces(void)
-    if not void.any():
-        return np.full((ny, nx), np.nan), (ax, bx)
-    a = np.concatenate([ax, ay])
-    b = np.concatenate([bx, by])
+    n = void.size
+    faces = _faces(void)
+    ax, bx = faces[-1]
+    a = np.concatenate([f[0] for f in faces])
+    b = np.concatenate([f[1] for f in faces])
     # graph Laplacian over all pixels; solid pixels are isolated and fixed below
     W = sp.csr_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
     W = W + W.T
     deg = np.asarray(W.sum(axis=1)).reshape(-1)
-    L = (sp.diags(deg) - W).tolil()
+    L = (sp.diags(deg) - W).tocsr()
     # conservation at pixel i of g_ab = chi_b - chi_a + [x-face] over its faces gives
     # (L chi)_i = (x-faces leaving i to the right) - (x-faces entering i from the left)
     rhs = np.zeros(n)
@@ -84,17 +83,35 @@ def solve_chi(img) -> tuple[np.ndarray, tuple]:
     _, labels = connected_components(W, directed=False)
     v = void.reshape(-1)
     pinned = ~v.copy()
-    comp_first = {}
-    for i in np.flatnonzero(v):
-        comp_first.setdefault(labels[i], i)
-    pinned[list(comp_first.values())] = True
+    vi = np.flatnonzero(v)
+    _, first = np.unique(labels[vi], return_index=True)
+    pinned[vi[first]] = True
     keep = np.flatnonzero(~pinned)
     chi = np.zeros(n)
     if len(keep):
-        A = sp.csr_matrix(L)[keep][:, keep].tocsc()
-        chi[keep] = spsolve(A, rhs[keep])
+        A = L[keep][:, keep].tocsc()
+        if void.ndim == 2:
+            chi[keep] = spsolve(A, rhs[keep])
+        else:
+            chi[keep] = _cg(A, rhs[keep])
     chi[~v] = np.nan
-    return chi.reshape(ny, nx), (ax, bx)
+    return chi.reshape(void.shape), (ax, bx)
+
+
+CG_RTOL = 1e-10
+
+
+def _cg(A, rhs) -> np.ndarray:
+    from scipy.sparse.linalg import cg
+
+    # Jacobi (diagonal) preconditioner: symmetric, as CG needs (an incomplete LU is not,
+    # and stalled on extruded random cells)
+    inv_diag = 1.0 / A.diagonal()
+    M = sp.diags(inv_diag)
+    x, info = cg(A, rhs, rtol=CG_RTOL, atol=0.0, M=M, maxiter=20 * A.shape[0])
+    if info != 0:
+        raise RuntimeError(f"conjugate gradients did not converge ({info} iterations)")
+    return x
 
 
 def d_xx(img) -> float:
@@ -107,13 +124,22 @@ def d_xx(img) -> float:
 
 
 def d_yy(img) -> float:
-    return d_xx(np.asarray(img).T)
+    """Along y (the second-to-last axis): D_xx of the cell with x and y swapped."""
+    return d_xx(np.swapaxes(np.asarray(img), -1, -2))
+
+
+def d_zz(volume) -> float:
+    """Along z (axis 0) of a 3-D volume."""
+    a = np.asarray(volume)
+    if a.ndim != 3:
+        raise CellError(f"D_zz needs a 3-D volume, got shape {list(a.shape)}")
+    return d_xx(np.swapaxes(a, -1, 0))
 
 
 def plane_fluxes(img) -> np.ndarray:
     """Total x-flux through each vertical plane between columns j and j+1 (periodic)."""
     chi, (ax, bx) = solve_chi(img)
-    nx = chi.shape[1]
+    nx = chi.shape[-1]
     flat = chi.reshape(-1)
     q = 1.0 + flat[bx] - flat[ax]
     cols = ax % nx

@@ -79,7 +79,7 @@ def test_all_solid_cell_is_a_clear_error():
 
 @pytest.mark.parametrize("img,needle", [
     (np.full((4, 4), 0.5), "binary"),
-    (np.zeros((4, 4, 4)), "2-D"),
+    (np.zeros((2, 2, 2, 2)), "2-D"),
     (np.zeros((0, 4)), "2-D"),
 ])
 def test_bad_cells_get_clear_errors(img, needle):
@@ -90,3 +90,28 @@ def test_bad_cells_get_clear_errors(img, needle):
 def test_batch_matches_single():
     cells = _random_cells(6, seed=3)
     np.testing.assert_allclose(d_xx_batch(cells, workers=2), [d_xx(c) for c in cells])
+
+
+def test_3d_volumes_by_conjugate_gradients():
+    from pgen.surrogate.pde import d_zz
+
+    assert d_xx(np.zeros((5, 6, 7))) == pytest.approx(1.0, abs=1e-9)
+    # plates normal to z: every x-line is void or solid, D_xx = porosity; D_zz = 0
+    plates = np.zeros((6, 5, 5))
+    plates[2] = 1
+    assert d_xx(plates) == pytest.approx(5 / 6, abs=1e-9)
+    assert d_zz(plates) == pytest.approx(0.0, abs=1e-9)
+    # a 2-D cell extruded along z has the 2-D cell's D_xx and D_yy, and D_zz = porosity
+    cells = _random_cells(3, seed=7)
+    for cell in cells:
+        vol = np.repeat(cell[None], 4, axis=0)
+        assert d_xx(vol) == pytest.approx(d_xx(cell), abs=1e-7)
+        assert d_yy(vol) == pytest.approx(d_yy(cell), abs=1e-7)
+        assert d_zz(vol) == pytest.approx(1 - cell.mean(), abs=1e-7)
+    # a random volume: equal flux through every x-plane, bounded by the porosity, shift-invariant
+    rng = np.random.default_rng(4)
+    vol = (rng.random((8, 8, 8)) < 0.3).astype(np.uint8)
+    q = plane_fluxes(vol)
+    assert np.allclose(q, q[0], rtol=1e-6)
+    assert 0 <= d_xx(vol) <= 1 - vol.mean() + 1e-12
+    assert d_xx(np.roll(vol, (2, 3, 1), axis=(0, 1, 2))) == pytest.approx(d_xx(vol), abs=1e-7)

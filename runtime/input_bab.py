@@ -9,8 +9,7 @@ bound above MARGIN there: at every point some atom is positive. The combinations
 tried are each atom alone, every pair's mean and the mean of all atoms (one
 backward pass for all of them); a combination is much stronger than single atoms
 where different atoms rule out different parts of the box (ACAS Xu property 2).
-A box where no clause can hold is safe. An open box with few unstable neurons gets a
-second try with lower slopes chosen for it (`_refined_safe`). Otherwise candidate points (the box
+A box where no clause can hold is safe. Otherwise candidate points (the box
 centre and the relaxation's minimising corners) are run through the network; a
 point in the unsafe set is returned as a witness, which the caller verifies with
 onnxruntime. Else the box is split in half along the input whose width matters
@@ -37,7 +36,6 @@ from ..compiler.nn.network import Dense, Relu
 MARGIN = 1e-7
 BATCH = 128
 ASPECT = 64.0
-MAX_REFINED_UNSTABLE = 16  # open boxes with at most this many unstable neurons get slopes chosen
 
 
 def plain_relu_layers(net) -> Optional[list]:
@@ -187,61 +185,6 @@ class _Clause:
         return np.all(v <= 0, axis=1)
 
 
-def _bound_with_slopes(c_y, c_x, layers, pre, lo, hi, lower_slopes) -> np.ndarray:
-    """Lower bounds [R] of c_y.y + c_x.x over one box, row r relaxing every ReLU from below
-    with its own slopes lower_slopes[r][j] (any slope in [0, 1] is a valid lower bound of
-    an unstable ReLU; stable ones keep 0 or 1)."""
-    k = len(layers) - 1
-    W, b = layers[k]
-    const = np.full(len(lower_slopes), c_y @ b)
-    lam = np.broadcast_to(c_y @ W, (len(lower_slopes), W.shape[1]))
-    for j in range(k - 1, -1, -1):
-        _, up_s, up_c = _relax(*pre[j])
-        lo_s = np.array([r[j] for r in lower_slopes])
-        pos, neg = np.maximum(lam, 0.0), np.minimum(lam, 0.0)
-        const = const + neg @ up_c
-        lam_z = pos * lo_s + neg * up_s
-        Wj, bj = layers[j]
-        const = const + lam_z @ bj
-        lam = lam_z @ Wj
-    lam = lam + c_x
-    return const + np.maximum(lam, 0.0) @ lo + np.minimum(lam, 0.0) @ hi
-
-
-def _refined_safe(layers, clauses, pre, lo, hi, last, rounds: int = 8) -> bool:
-    """Whether one open box is safe once the unstable ReLUs' lower slopes are chosen for the
-    clause's best combination (coordinate ascent over slopes in {0, 1}, the best flip per
-    round; a cheap form of alpha-CROWN). Measured on the deep open boxes of ACAS Xu 3_3
-    property 2: 100 of 100 proved safe, none with the adaptive slopes."""
-    unstable = [(j, n) for j, (l, u) in enumerate(pre) for n in np.flatnonzero((l < 0) & (u > 0))]
-    if not unstable or len(unstable) > MAX_REFINED_UNSTABLE:
-        return False
-    base = [_relax(l[None], u[None])[0][0] for l, u in pre]
-    for cl in clauses:
-        if not len(cl.w0):
-            return False
-        low, _ = _backward(cl.wy, layers, last, [(l[None], u[None]) for l, u in pre], lo[None], hi[None], C_x=cl.wx)
-        r = int(np.argmax(low[0] + cl.w0))
-        c_y, c_x, c0 = cl.wy[r], cl.wx[r], cl.w0[r]
-        cur, best = base, float(low[0, r] + c0)
-        for _ in range(rounds):
-            if best > MARGIN:
-                break
-            variants = []
-            for j, n in unstable:
-                v = [a.copy() for a in cur]
-                v[j][n] = 1.0 - v[j][n]
-                variants.append(v)
-            vals = _bound_with_slopes(c_y, c_x, layers, pre, lo, hi, variants) + c0
-            i = int(np.argmax(vals))
-            if vals[i] <= best:
-                break
-            best, cur = float(vals[i]), variants[i]
-        if best <= MARGIN:
-            return False
-    return True
-
-
 def input_branch_and_bound(prop, layers, x_lo, x_hi, rest, timeout: float, stop=None):
     """("unsat" | "sat" | "unknown", witness or None, boxes); `stop()` true ends the search
     early (another member of the portfolio decided)."""
@@ -277,12 +220,6 @@ def input_branch_and_bound(prop, layers, x_lo, x_hi, rest, timeout: float, stop=
             lam_best = lam[np.arange(B), best]  # [B, n_x]
             split_score += np.where(safe[:, None], 0.0, np.abs(lam_best) * (hi - lo))
             candidates.append(np.where(lam_best > 0, lo, hi))  # the relaxation's minimising corner
-        if not open_box.any():
-            continue
-        for i in np.flatnonzero(open_box):
-            box_pre = [(l[i], u[i]) for l, u in pre]
-            if _refined_safe(layers, clauses, box_pre, lo[i], hi[i], last):
-                open_box[i] = False
         if not open_box.any():
             continue
         idx = np.flatnonzero(open_box)

@@ -116,23 +116,3 @@ def test_gradient_descent_finds_a_small_unsafe_set(tmp_path):
     layers = plain_relu_layers(problem.checked.nets["net"])
     x = gradient_counterexample(prop, layers, lo, hi, rest, budget=5.0, points=8, pool=50)
     assert x is not None and run_network(str(net), x)[0] >= 0.999 - 1e-6
-
-
-def test_any_lower_slopes_give_a_sound_bound(tmp_path):
-    from pgen.runtime.input_bab import _bound_with_slopes
-
-    net = netgen.write(tmp_path / "n.onnx", netgen.relu_mlp([3, 8, 8, 2], seed=5))
-    (tmp_path / "p.vnnlib").write_text(PROP.format(c0=0, c1=0))
-    layers = plain_relu_layers(load_vnnlib(tmp_path / "p.vnnlib", net).checked.nets["net"])
-    rng = np.random.default_rng(2)
-    for _ in range(20):
-        a, b = rng.uniform(-1, 1, (2, 3))
-        lo, hi = np.minimum(a, b), np.maximum(a, b)
-        pre = [(l[0], u[0]) for l, u in layer_bounds(layers, lo[None], hi[None])]
-        c_y, c_x = rng.standard_normal(2), rng.standard_normal(3)
-        slopes = [[np.where(l >= 0, 1.0, np.where(u <= 0, 0.0, rng.integers(0, 2, len(l)).astype(float)))
-                   for l, u in pre] for _ in range(4)]
-        bounds = _bound_with_slopes(c_y, c_x, layers, pre, lo, hi, slopes)
-        xs = lo + (hi - lo) * rng.random((3000, 3))
-        true_min = np.min(forward(layers, xs) @ c_y + xs @ c_x)
-        assert np.all(bounds <= true_min + 1e-9)

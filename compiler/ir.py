@@ -41,10 +41,14 @@ class Lin:
 
     def bounds(self, lb: np.ndarray, ub: np.ndarray) -> tuple[float, float]:
         """Interval-arithmetic range of this expression over the variable box."""
-        pos = np.maximum(self.coef, 0.0)
-        neg = np.minimum(self.coef, 0.0)
-        lo = self.const + float(pos @ lb[self.idx] + neg @ ub[self.idx]) if len(self.idx) else self.const
-        hi = self.const + float(pos @ ub[self.idx] + neg @ lb[self.idx]) if len(self.idx) else self.const
+        if not len(self.idx):
+            return self.const, self.const
+        c, l, u = self.coef, lb[self.idx], ub[self.idx]
+        # per term, picking the bound by the coefficient's sign: a sum of pos @ lb + neg @ ub
+        # would make 0 * inf = NaN for an unbounded variable (found by the fuzz test)
+        with np.errstate(invalid="ignore"):  # 0 * inf in the branch np.where does not pick
+            lo = self.const + float(np.sum(np.where(c > 0, c * l, np.where(c < 0, c * u, 0.0))))
+            hi = self.const + float(np.sum(np.where(c > 0, c * u, np.where(c < 0, c * l, 0.0))))
         return lo, hi
 
     def value(self, x: np.ndarray) -> float:

@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from .dsl.diagnostics import PgenError
@@ -125,13 +124,9 @@ def cmd_compile(args) -> int:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise PgenError("E040", f"cannot write `{path}`: {e.strerror}") from None
+    from .runtime.output import atomic_write_bytes
+
+    atomic_write_bytes(path, text.encode())
 
 
 def cmd_solve(args) -> int:
@@ -211,15 +206,11 @@ def _atomic_write_npy(path: Path, arr) -> None:
 
     import numpy as np
 
+    from .runtime.output import atomic_write_bytes
+
     buf = io.BytesIO()
     np.save(buf, arr)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent if str(path.parent) else ".")
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.getvalue())
-        os.replace(tmp, path)
-    except OSError as e:
-        raise PgenError("E040", f"cannot write `{path}`: {e.strerror}") from None
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def cmd_fmt(args) -> int:

@@ -130,15 +130,15 @@ def cmd_property(args) -> int:
 
     from .surrogate import pde
     from .surrogate.dataset import quantise
+    from .surrogate.geometry import FOUR
 
     cell = read_cell(args.cell)
     dxx, dyy = pde.d_xx(cell), pde.d_yy(cell)
     solid = cell.astype(bool)
-    four = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]])
     out = {"cell": args.cell, "shape": list(cell.shape), "porosity": float(1 - solid.mean()),
            "d_xx": dxx, "d_yy": dyy, "label": int(quantise(dxx)) if dxx >= 0.395 else None,
-           "grains": int(ndimage.label(solid, structure=four)[1]),
-           "void_components": int(ndimage.label(~solid, structure=four)[1]),
+           "grains": int(ndimage.label(solid, structure=FOUR)[1]),
+           "void_components": int(ndimage.label(~solid, structure=FOUR)[1]),
            "void_border": bool(not solid[0].any() and not solid[-1].any() and not solid[:, 0].any()
                                and not solid[:, -1].any())}
     if args.net:

@@ -1,4 +1,4 @@
-"""Write a run folder atomically: build it beside the target, then rename.
+"""Write files and run folders atomically: build them beside the target, then rename.
 
 Layout: spec.pgen, manifest.json, result.json, one CSV and NPY per variable.
 """
@@ -17,6 +17,30 @@ import numpy as np
 from ..dsl.diagnostics import PgenError
 
 
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file beside it and one rename; on an error
+    nothing is left behind (PgenError E040 names the file)."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; the result is a normal file
+        os.replace(tmp, path)
+    except OSError as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise PgenError("E040", f"cannot write `{path}`: {e.strerror}") from None
+
+
 @contextmanager
 def atomic_folder(out: str | Path, what: str = "output folder"):
     """Yield a temporary folder beside `out`; on success it replaces `out` in one rename,
@@ -26,9 +50,7 @@ def atomic_folder(out: str | Path, what: str = "output folder"):
     try:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the result is a normal folder
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; the result is a normal folder
     except OSError as e:
         raise PgenError("E040", f"cannot write the {what} `{out}`: {e.strerror}",
                         hint="choose a folder you can write to") from None

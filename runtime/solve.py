@@ -139,40 +139,50 @@ def _exact_model(problem, backend: str):
 
 
 def _vnnlib_portfolio(problem, timeout: float, seed: int, tolerance: float, verbose: bool) -> Result:
-    """Sampling and gradient descent first (a few seconds), then input branch and bound
-    alone for a short slice (most cases end here, before the exact model is even built:
-    lowering ACAS Xu with LP bounds takes 6 s); then, side by side on the two cores, branch
-    and bound again in this process and the exact backend in its worker, each with all the
-    remaining time. The first to decide wins; the other is stopped."""
+    """Sampling and gradient descent first (a few seconds), then input branch and bound.
+    Branch and bound runs alone for a short slice (most cases end there, before the exact
+    model is even built: lowering ACAS Xu with LP bounds takes 6 s); after it, the exact
+    backend starts in its worker beside the same search, with all the remaining time. The
+    first to decide wins; the other is stopped."""
     import time
 
     start = time.perf_counter()
     found = _falsify(problem, tolerance, seed, min(5.0, timeout / 4))
     if found is not None:
         return found
-    slice_s = min(max(2.0, BAB_ALONE_SHARE * timeout), max(0.0, timeout - (time.perf_counter() - start)))
-    decided = _input_bab(problem, tolerance, seed, slice_s) if slice_s > 0 else None
-    if decided is not None:
-        decided.wall = time.perf_counter() - start
-        return decided
-    model, name, elimination = _exact_model(problem, "auto")
-    remaining = max(1.0, timeout - (time.perf_counter() - start))
-    exact = WorkerRun(name, model, "solve", SolveOptions(timeout=remaining, seed=int(seed), verbose=verbose))
+    alone_until = time.perf_counter() + max(2.0, BAB_ALONE_SHARE * timeout)
+    exact = {}  # model, name, elimination, run: once the exact backend has started
 
-    def exact_decided() -> bool:
-        raw = exact.peek()
+    def start_exact() -> None:
+        exact["model"], exact["name"], exact["elimination"] = _exact_model(problem, "auto")
+        remaining = max(1.0, timeout - (time.perf_counter() - start))
+        exact["run"] = WorkerRun(exact["name"], exact["model"], "solve",
+                                 SolveOptions(timeout=remaining, seed=int(seed), verbose=verbose))
+
+    def exact_decided() -> bool:  # polled by the search between batches of boxes
+        if "run" not in exact:
+            if time.perf_counter() < alone_until:
+                return False
+            start_exact()
+        raw = exact["run"].peek()
         return raw is not None and raw.termination in (OPTIMAL, FEASIBLE, INFEASIBLE)
 
     try:
-        decided = _input_bab(problem, tolerance, seed, remaining, stop=exact_decided)
+        decided = _input_bab(problem, tolerance, seed, max(0.0, timeout - (time.perf_counter() - start)),
+                             stop=exact_decided)
     except BaseException:
-        exact.cancel()
+        if "run" in exact:
+            exact["run"].cancel()
         raise
     if decided is not None:
-        exact.cancel()
+        if "run" in exact:
+            exact["run"].cancel()
         decided.wall = time.perf_counter() - start
         return decided
-    res = _decoded(problem, model, name, elimination, exact.result(), seed, tolerance)
+    if "run" not in exact:  # the search does not apply (or ended early): the exact backend alone
+        start_exact()
+    res = _decoded(problem, exact["model"], exact["name"], exact["elimination"], exact["run"].result(),
+                   seed, tolerance)
     res.wall = time.perf_counter() - start
     return res
 

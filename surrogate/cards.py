@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..runtime.output import atomic_write_bytes
 from . import dataset as ds
 from . import export, train as tr
 from .export import CONVENTION
@@ -87,15 +86,15 @@ def build(data_folder, arch: str, out: str | Path, epochs: int, seed: int = 0, l
     }
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        if plot:
-            card["plot"] = _scatter(result["test_true"], ort_pred, out.with_name(out.stem + "_scatter.png"),
-                                    f"{out.stem}: test MAE {result['test_mae']:.2f}")
-        _atomic_bytes(out, onnx_bytes)
-        _atomic_bytes(out.with_suffix(".json"), (json.dumps(card, indent=2) + "\n").encode())
-        _atomic_bytes(out.with_suffix(".md"), markdown(card).encode())
     except OSError as e:
-        raise RuntimeError(f"cannot write `{out}` and its card: {e.strerror}; choose a folder you can "
+        raise RuntimeError(f"cannot make the folder of `{out}`: {e.strerror}; choose a folder you can "
                            "write to with --out") from None
+    if plot:
+        card["plot"] = _scatter(result["test_true"], ort_pred, out.with_name(out.stem + "_scatter.png"),
+                                f"{out.stem}: test MAE {result['test_mae']:.2f}")
+    atomic_write_bytes(out, onnx_bytes)
+    atomic_write_bytes(out.with_suffix(".json"), (json.dumps(card, indent=2) + "\n").encode())
+    atomic_write_bytes(out.with_suffix(".md"), markdown(card).encode())
     return card
 
 
@@ -128,18 +127,6 @@ def markdown(card: dict) -> str:
     return "\n".join(lines)
 
 
-def _atomic_bytes(path: Path, data: bytes):
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _scatter(true, pred, path: Path, title: str):
     try:
         import matplotlib
@@ -159,5 +146,5 @@ def _scatter(true, pred, path: Path, title: str):
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
-    _atomic_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())
     return path.name

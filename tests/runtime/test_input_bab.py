@@ -90,29 +90,28 @@ def _identity_net(path):
     return netgen.write(path, model.SerializeToString())
 
 
-def test_a_combination_of_atoms_proves_what_no_single_atom_can(tmp_path):
-    # y0 <= -0.1 and y1 <= -0.1, i.e. x <= -0.1 and x >= 0.1: empty, but each atom alone
-    # holds somewhere in [-1, 1]; their sum (y0 + y1 + 0.2 = 0.2 > 0) rules the box out at once
+def _identity_property(tmp_path, asserts: str):
+    """(network path, property, plain layers, box lo, hi, rest) for x in [-1, 1] on `_identity_net`."""
     net = _identity_net(tmp_path / "id.onnx")
     (tmp_path / "p.vnnlib").write_text("(declare-const X_0 Real)\n(declare-const Y_0 Real)\n"
                                        "(declare-const Y_1 Real)\n(assert (>= X_0 -1))\n(assert (<= X_0 1))\n"
-                                       "(assert (<= Y_0 -0.1))\n(assert (<= Y_1 -0.1))\n")
+                                       + asserts)
     problem = load_vnnlib(tmp_path / "p.vnnlib", net)
     prop, _ = problem.vnnlib
     lo, hi, rest = split_box(prop)
-    verdict, _, boxes = input_branch_and_bound(prop, plain_relu_layers(problem.checked.nets["net"]), lo, hi, rest, 10)
+    return net, prop, plain_relu_layers(problem.checked.nets["net"]), lo, hi, rest
+
+
+def test_a_combination_of_atoms_proves_what_no_single_atom_can(tmp_path):
+    # y0 <= -0.1 and y1 <= -0.1, i.e. x <= -0.1 and x >= 0.1: empty, but each atom alone
+    # holds somewhere in [-1, 1]; their sum (y0 + y1 + 0.2 = 0.2 > 0) rules the box out at once
+    _, prop, layers, lo, hi, rest = _identity_property(tmp_path, "(assert (<= Y_0 -0.1))\n(assert (<= Y_1 -0.1))\n")
+    verdict, _, boxes = input_branch_and_bound(prop, layers, lo, hi, rest, 10)
     assert verdict == "unsat" and boxes == 1
 
 
 def test_gradient_descent_finds_a_small_unsafe_set(tmp_path):
     # y0 >= 0.999 needs x >= 0.999: 0.05 % of the box, which 50 random points miss
-    net = _identity_net(tmp_path / "id.onnx")
-    (tmp_path / "p.vnnlib").write_text("(declare-const X_0 Real)\n(declare-const Y_0 Real)\n"
-                                       "(declare-const Y_1 Real)\n(assert (>= X_0 -1))\n(assert (<= X_0 1))\n"
-                                       "(assert (>= Y_0 0.999))\n")
-    problem = load_vnnlib(tmp_path / "p.vnnlib", net)
-    prop, _ = problem.vnnlib
-    lo, hi, rest = split_box(prop)
-    layers = plain_relu_layers(problem.checked.nets["net"])
+    net, prop, layers, lo, hi, rest = _identity_property(tmp_path, "(assert (>= Y_0 0.999))\n")
     x = gradient_counterexample(prop, layers, lo, hi, rest, budget=5.0, points=8, pool=50)
     assert x is not None and run_network(str(net), x)[0] >= 0.999 - 1e-6

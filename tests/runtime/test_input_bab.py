@@ -115,3 +115,66 @@ def test_gradient_descent_finds_a_small_unsafe_set(tmp_path):
     net, prop, layers, lo, hi, rest = _identity_property(tmp_path, "(assert (>= Y_0 0.999))\n")
     x = gradient_counterexample(prop, layers, lo, hi, rest, budget=5.0, points=8, pool=50)
     assert x is not None and run_network(str(net), x)[0] >= 0.999 - 1e-6
+
+
+def _random_boxes(rng, n):
+    los, his = [np.array([-1.0, -1, 0])], [np.array([1.0, 1, 0.5])]
+    for _ in range(n):
+        a, b = rng.uniform([-1, -1, 0], [1, 1, 0.5], (2, 3))
+        los.append(np.minimum(a, b))
+        his.append(np.maximum(a, b))
+    return np.array(los), np.array(his)
+
+
+def _net_layers(tmp_path, seed=3):
+    net = netgen.write(tmp_path / "n.onnx", netgen.relu_mlp([3, 8, 8, 8, 2], seed=seed))
+    (tmp_path / "p.vnnlib").write_text(PROP.format(c0=0, c1=0))
+    return plain_relu_layers(load_vnnlib(tmp_path / "p.vnnlib", net).checked.nets["net"])
+
+
+def test_every_slope_choice_and_the_optimised_slopes_bound_the_output_from_below(tmp_path):
+    from pgen.runtime.input_bab import FINAL_MODES, _backward, _relax, optimised_slope_bound
+
+    layers = _net_layers(tmp_path)
+    rng = np.random.default_rng(1)
+    los, his = _random_boxes(rng, 7)
+    pre = layer_bounds(layers, los, his)
+    C = np.array([[1.0, -1.0], [0.0, 1.0], [-1.0, 0.5]])
+    true_min = []
+    for lo, hi in zip(los, his):
+        xs = lo + (hi - lo) * rng.random((4000, 3))
+        true_min.append((forward(layers, xs) @ C.T).min(axis=0))
+    true_min = np.array(true_min)  # [boxes, rows]
+    for mode in FINAL_MODES:
+        low, _ = _backward(C, layers, len(layers) - 1, pre, los, his, mode=mode)
+        assert np.all(low <= true_min + 1e-9), mode
+    adaptive, _ = _backward(C, layers, len(layers) - 1, pre, los, his)
+    gained = 0
+    for r in range(len(C)):
+        rows = np.repeat(C[r][None], len(los), axis=0)
+        start = [_relax(l, u)[0] for l, u in pre]
+        refined = optimised_slope_bound(rows, np.zeros((len(los), 3)), np.zeros(len(los)), layers, pre, los, his,
+                                        start, steps=30)
+        assert np.all(refined <= true_min[:, r] + 1e-9)  # still a valid bound
+        assert np.all(refined >= adaptive[:, r] - 1e-12)  # and never worse than where it started
+        gained += int(np.sum(refined > adaptive[:, r] + 1e-6))
+    assert gained > 0  # the optimisation does tighten some bounds (else it is dead weight)
+
+
+def test_bounds_carried_from_the_parent_box_stay_valid_and_never_loosen(tmp_path):
+    layers = _net_layers(tmp_path, seed=5)
+    lo, hi = np.array([[-1.0, -1, 0]]), np.array([[1.0, 1, 0.5]])
+    parent = layer_bounds(layers, lo, hi)
+    carried = (np.concatenate([l for l, _ in parent], axis=1), np.concatenate([u for _, u in parent], axis=1))
+    child_lo, child_hi = np.array([[-1.0, -1, 0]]), np.array([[0.0, 1, 0.5]])
+    alone = layer_bounds(layers, child_lo, child_hi)
+    child = layer_bounds(layers, child_lo, child_hi, carried)
+    xs = child_lo[0] + (child_hi - child_lo)[0] * np.random.default_rng(2).random((4000, 3))
+    h = xs
+    for k, (W, b) in enumerate(layers[:-1]):
+        z = h @ W.T + b
+        l, u = child[k]
+        assert np.all(z >= l[0] - 1e-9) and np.all(z <= u[0] + 1e-9)
+        assert np.all(l >= np.maximum(alone[k][0], parent[k][0]) - 1e-12)
+        assert np.all(u <= np.minimum(alone[k][1], parent[k][1]) + 1e-12)
+        h = np.maximum(z, 0)

@@ -21,7 +21,8 @@ ReLUs' lower slopes (any slope in [0, 1] gives a valid bound: the best per neuro
 intersected with the bounds of the box's parent (valid on the child too). The final bound
 takes the best of four slope choices per combination, then, for boxes still open, optimises
 the lower slopes of the best combination by projected gradient ascent (alpha-CROWN for the
-final bound: it approaches the triangle-relaxation LP over the same hidden bounds). Boxes are processed in batches (NumPy over a leading box axis), depth first: the
+final bound: it approaches the triangle-relaxation LP over the same hidden bounds).
+Boxes are processed in batches (NumPy over a leading box axis), depth first: the
 newest boxes first, so a counterexample deep in the tree is reached early and the
 stack stays small.
 

@@ -44,7 +44,8 @@ class Problem:
         return self._model
 
     def solve(self, backend: Optional[str] = None, timeout: Optional[float] = None,
-              seed: Optional[int] = None, tolerance: Optional[float] = None, verbose: bool = False):
+              seed: Optional[int] = None, tolerance: Optional[float] = None, verbose: bool = False,
+              progress: bool = False):
         from .runtime.solve import solve
         from .runtime.verify import DEFAULT_TOLERANCE
 
@@ -60,7 +61,7 @@ class Problem:
                          timeout=timeout if timeout is not None else opts.get("timeout", 60.0),
                          seed=seed if seed is not None else opts.get("seed", 0),
                          tolerance=tolerance if tolerance is not None else opts.get("tolerance", DEFAULT_TOLERANCE),
-                         verbose=verbose)
+                         verbose=verbose, progress=progress)
         except PgenError as e:
             raise e.located(self.path, self.text)
 

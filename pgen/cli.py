@@ -137,7 +137,7 @@ def cmd_solve(args) -> int:
     problem = _load(args.spec)
     if args.out:
         _check_writable(Path(args.out))
-    result = problem.solve(backend=args.backend, timeout=args.timeout, seed=args.seed)
+    result = problem.solve(backend=args.backend, timeout=args.timeout, seed=args.seed, progress=True)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -183,7 +183,7 @@ def cmd_verify(args) -> int:
     if not args.timeout > 0:
         raise PgenError("E018", f"--timeout must be positive, not {args.timeout:g}")
     problem = load_vnnlib(args.prop, args.net)
-    result = problem.solve(backend=args.backend, timeout=args.timeout)
+    result = problem.solve(backend=args.backend, timeout=args.timeout, progress=True)
     if result.has_solution:
         x = np.asarray(result.values["X"])
         print("sat")

@@ -8,9 +8,17 @@ import sys
 import time
 
 
+LOG_EVERY = 10.0  # seconds between log lines of a fraction that stays in one decile
+
+
 class Progress:
-    def __init__(self, total: int, label: str, stream=None, enabled: bool = True):
-        self.total = max(int(total), 1)
+    """`total` steps of equal cost (counts and an ETA shown), or with `fraction=True` a
+    share in [0, 1] set by `set_fraction` whose pace says nothing of what is left (no ETA:
+    the volume a branch and bound has proved grows fast, then slowly)."""
+
+    def __init__(self, total: int, label: str, stream=None, enabled: bool = True, fraction: bool = False):
+        self.total = 1000 if fraction else max(int(total), 1)
+        self.fraction = fraction
         self.label = label
         self.stream = stream or sys.stderr
         self.enabled = enabled
@@ -18,6 +26,10 @@ class Progress:
         self.start = time.perf_counter()
         self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self._last_decile = -1
+        self._last_print = float("-inf")
+
+    def set_fraction(self, frac: float, note: str = ""):
+        self.update(int(min(max(frac, 0.0), 1.0) * self.total) - self.done, note)
 
     def update(self, n: int = 1, note: str = ""):
         self.done += n
@@ -25,10 +37,13 @@ class Progress:
             return
         frac = min(self.done / self.total, 1.0)
         elapsed = time.perf_counter() - self.start
-        eta = elapsed / frac - elapsed if frac > 0 else float("nan")
         bar = "#" * int(frac * 24)
-        line = (f"{self.label} [{bar:<24}] {self.done}/{self.total} {elapsed:6.1f} s"
-                f" eta {eta:5.0f} s {note}")
+        if self.fraction:
+            line = f"{self.label} [{bar:<24}] {100 * frac:5.1f} % {elapsed:6.1f} s {note}"
+        else:
+            eta = elapsed / frac - elapsed if frac > 0 else float("nan")
+            line = (f"{self.label} [{bar:<24}] {self.done}/{self.total} {elapsed:6.1f} s"
+                    f" eta {eta:5.0f} s {note}")
         if self._tty:
             self.stream.write("\r" + line[:120])
             if self.done >= self.total:
@@ -36,8 +51,11 @@ class Progress:
             self.stream.flush()
         else:
             decile = int(frac * 10)
-            if decile != self._last_decile:
+            # a share may sit in one decile for long (the last few % of a proof): then a line
+            # every LOG_EVERY seconds, so a log shows the work is alive
+            if decile != self._last_decile or (self.fraction and elapsed - self._last_print >= LOG_EVERY):
                 self._last_decile = decile
+                self._last_print = elapsed
                 print(line, file=self.stream, flush=True)
 
     def close(self):

@@ -266,12 +266,15 @@ class _Clause:
         return np.all(v <= 0, axis=1)
 
 
-def input_branch_and_bound(prop, layers, x_lo, x_hi, rest, timeout: float, stop=None):
+def input_branch_and_bound(prop, layers, x_lo, x_hi, rest, timeout: float, stop=None, progress=None):
     """("unsat" | "sat" | "unknown", witness or None, boxes); `stop()` true ends the search
-    early (another member of the portfolio decided)."""
+    early (another member of the portfolio decided); `progress(boxes, proved)` is called
+    after every batch with the share of the input box's volume proved safe so far."""
     n_x, n_y = len(x_lo), layers[-1][0].shape[0]
     clauses = property_clauses(prop, rest, n_x, n_y)
-    width0 = np.where(x_hi > x_lo, x_hi - x_lo, 1.0)
+    spans = np.asarray(x_hi) > np.asarray(x_lo)
+    width0 = np.where(spans, np.asarray(x_hi) - np.asarray(x_lo), 1.0)
+    proved = 0.0
     n_hidden = sum(W.shape[0] for W, _ in layers[:-1])
     # each entry: a box (lo, hi) and the hidden bounds of its parent (all neurons, flat)
     stack = [(np.asarray(x_lo, np.float64), np.asarray(x_hi, np.float64),
@@ -299,6 +302,10 @@ def input_branch_and_bound(prop, layers, x_lo, x_hi, rest, timeout: float, stop=
             open_box |= ~safe
             split_score += np.where(safe[:, None], 0.0, weight * (hi - lo))
             candidates.append(np.where(corner_sign > 0, lo, hi))  # the relaxation's minimising corner
+        if progress is not None:
+            share = np.prod(np.where(spans, (hi - lo) / width0, 1.0), axis=1)
+            proved += float(share[~open_box].sum())
+            progress(boxes, min(proved, 1.0))
         if not open_box.any():
             continue
         idx = np.flatnonzero(open_box)

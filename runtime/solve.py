@@ -114,11 +114,13 @@ class BackendStrategy:
 
 
 def solve(problem, backend: str = "auto", timeout: float = 60.0, seed: int = 0,
-          tolerance: float = DEFAULT_TOLERANCE, verbose: bool = False) -> Result:
+          tolerance: float = DEFAULT_TOLERANCE, verbose: bool = False, progress: bool = False) -> Result:
+    """`progress`: report long searches on stderr (the VNNLIB portfolio's branch and bound,
+    once it has run PROGRESS_AFTER seconds)."""
     if not timeout > 0:
         raise PgenError("E018", f"timeout must be positive, not {timeout}", hint="give a timeout in seconds, e.g. 60")
     if getattr(problem, "vnnlib", None) is not None and backend == "auto":
-        return _vnnlib_portfolio(problem, timeout, seed, tolerance, verbose)
+        return _vnnlib_portfolio(problem, timeout, seed, tolerance, verbose, progress)
     model, name, elimination = _exact_model(problem, backend)
     options = SolveOptions(timeout=float(timeout), seed=int(seed), verbose=verbose)
     raw = BackendStrategy().run(model, name, options)
@@ -138,12 +140,14 @@ def _exact_model(problem, backend: str):
     return model, name, elimination
 
 
-def _vnnlib_portfolio(problem, timeout: float, seed: int, tolerance: float, verbose: bool) -> Result:
+def _vnnlib_portfolio(problem, timeout: float, seed: int, tolerance: float, verbose: bool,
+                      progress: bool = False) -> Result:
     """Sampling and gradient descent first (a few seconds), then input branch and bound.
     Branch and bound runs alone for a short slice (most cases end there, before the exact
     model is even built: lowering ACAS Xu with LP bounds takes 6 s); after it, the exact
-    backend starts in its worker beside the same search, with all the remaining time. The
-    first to decide wins; the other is stopped."""
+    backend starts in its worker beside the same search, with all the remaining time, and
+    lowers the problem there (in this process the lowering stalled the search: 3_3 property
+    2 took 50 s, 37 s with it in the worker). The first to decide wins; the other is stopped."""
     import time
 
     start = time.perf_counter()
@@ -151,25 +155,24 @@ def _vnnlib_portfolio(problem, timeout: float, seed: int, tolerance: float, verb
     if found is not None:
         return found
     alone_until = time.perf_counter() + max(2.0, BAB_ALONE_SHARE * timeout)
-    exact = {}  # model, name, elimination, run: once the exact backend has started
+    exact = {}  # run: once the exact backend has started (it lowers the problem itself)
 
     def start_exact() -> None:
-        exact["model"], exact["name"], exact["elimination"] = _exact_model(problem, "auto")
         remaining = max(1.0, timeout - (time.perf_counter() - start))
-        exact["run"] = WorkerRun(exact["name"], exact["model"], "solve",
-                                 SolveOptions(timeout=remaining, seed=int(seed), verbose=verbose))
+        exact["run"] = WorkerRun.vnnlib(problem.path, problem.vnnlib[1],
+                                        SolveOptions(timeout=remaining, seed=int(seed), verbose=verbose))
 
     def exact_decided() -> bool:  # polled by the search between batches of boxes
         if "run" not in exact:
             if time.perf_counter() < alone_until:
                 return False
             start_exact()
-        raw = exact["run"].peek()
-        return raw is not None and raw.termination in (OPTIMAL, FEASIBLE, INFEASIBLE)
+        out = exact["run"].peek()
+        return isinstance(out, tuple) and out[0].termination in (OPTIMAL, FEASIBLE, INFEASIBLE)
 
     try:
         decided = _input_bab(problem, tolerance, seed, max(0.0, timeout - (time.perf_counter() - start)),
-                             stop=exact_decided)
+                             stop=exact_decided, progress=_BabProgress() if progress else None)
     except BaseException:
         if "run" in exact:
             exact["run"].cancel()
@@ -181,8 +184,12 @@ def _vnnlib_portfolio(problem, timeout: float, seed: int, tolerance: float, verb
         return decided
     if "run" not in exact:  # the search does not apply (or ended early): the exact backend alone
         start_exact()
-    res = _decoded(problem, exact["model"], exact["name"], exact["elimination"], exact["run"].result(),
-                   seed, tolerance)
+    out = exact["run"].result()
+    if not isinstance(out, tuple):  # the worker failed before it could lower or solve
+        return Result(out.termination, "none", wall=time.perf_counter() - start, backend=out.backend,
+                      message=out.message, seed=int(seed), tolerance=tolerance)
+    raw, model, name, elimination, problem.var_base = out
+    res = _decoded(problem, model, name, elimination, raw, seed, tolerance)
     res.wall = time.perf_counter() - start
     return res
 
@@ -255,7 +262,36 @@ def _falsify(problem, tolerance: float, seed: int, budget: float) -> Optional[Re
 MAX_BAB_INPUTS = 16  # input splitting pays off for low-dimensional boxes (ACAS Xu: 5)
 
 
-def _input_bab(problem, tolerance: float, seed: int, timeout: float, stop=None) -> Optional[Result]:
+PROGRESS_AFTER = 2.0  # seconds of branch and bound before progress is shown (most cases end sooner)
+
+
+class _BabProgress:
+    """The branch and bound's proved share of the input box on stderr, from PROGRESS_AFTER s on."""
+
+    def __init__(self):
+        import time
+
+        self.start = time.perf_counter()
+        self.bar = None
+
+    def __call__(self, boxes: int, proved: float) -> None:
+        import time
+
+        from ..progress import Progress
+
+        if self.bar is None:
+            if time.perf_counter() - self.start < PROGRESS_AFTER:
+                return
+            self.bar = Progress(1, "branch and bound: input box proved safe", fraction=True)
+            self.bar.start = self.start  # elapsed time counts from the start of the search
+        self.bar.set_fraction(proved, f"({boxes:,} boxes)")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _input_bab(problem, tolerance: float, seed: int, timeout: float, stop=None, progress=None) -> Optional[Result]:
     """Input-space branch and bound for plain ReLU networks: unsat, a verified witness, or None."""
     import time
 
@@ -268,7 +304,11 @@ def _input_bab(problem, tolerance: float, seed: int, timeout: float, stop=None) 
         return None
     start = time.perf_counter()
     lo, hi, rest = split_box(prop)
-    verdict, x, boxes = input_branch_and_bound(prop, layers, lo, hi, rest, timeout, stop=stop)
+    try:
+        verdict, x, boxes = input_branch_and_bound(prop, layers, lo, hi, rest, timeout, stop=stop, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
     wall = time.perf_counter() - start
     common = dict(wall=wall, backend="input-bab", strategy="input-bab", tolerance=tolerance, seed=int(seed),
                   stats={"boxes": boxes})

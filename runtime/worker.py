@@ -33,24 +33,59 @@ def _child(conn, backend_name: str, model, action: str, options: SolveOptions, f
         conn.close()
 
 
+def _child_vnnlib(conn, prop_path: str, net_path: str, options: SolveOptions) -> None:
+    """Lower a VNNLIB problem and solve it with the automatic backend, all in the worker:
+    lowering ACAS Xu (LP bound tightening) takes seconds that the parent's branch and bound
+    would otherwise lose. Sends (raw result, model, backend, elimination, var_base)."""
+    try:
+        from ..api import load_vnnlib
+
+        from ..compiler.backends import get_backend
+        from .solve import _exact_model
+
+        start = time.perf_counter()
+        problem = load_vnnlib(prop_path, net_path)
+        model, name, elimination = _exact_model(problem, "auto")
+        backend = get_backend(name)
+        native = backend.emit(model)
+        # the parent's limit covers the lowering too
+        options.timeout = max(1.0, options.timeout - (time.perf_counter() - start))
+        raw = backend.solve(native, options)
+        raw.backend = name
+        conn.send(("ok", (raw, model, name, elimination, problem.var_base)))
+    except Exception as e:  # reported to the parent as a result, never a crash
+        conn.send(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"))
+    finally:
+        conn.close()
+
+
 class WorkerRun:
     """One backend call in a spawned process, started at once; `peek()` polls without
     blocking, `result()` waits (at most the timeout plus GRACE_SECONDS), `cancel()` kills.
-    Lets the parent do other work (the VNNLIB portfolio's input splitting) meanwhile."""
+    Lets the parent do other work (the VNNLIB portfolio's input splitting) meanwhile.
+    `WorkerRun.vnnlib` lowers a VNNLIB problem in the worker as well (see `_child_vnnlib`)."""
 
     def __init__(self, backend_name: str, model, action: str = "solve", options: SolveOptions | None = None,
-                 fmt: str = ""):
+                 fmt: str = "", _target=None, _args=None):
         self.backend_name, self.action = backend_name, action
         self.options = options or SolveOptions()
         ctx = mp.get_context("spawn")
         self._conn, child = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_child, args=(child, backend_name, model, action, self.options, fmt),
-                                 daemon=True)
+        if _target is None:
+            _target, _args = _child, (backend_name, model, action, self.options, fmt)
+        self._proc = ctx.Process(target=_target, args=(child,) + tuple(_args), daemon=True)
         self._start = time.perf_counter()
         self._proc.start()
         child.close()
         self._message = None
         self._received = False
+
+    @classmethod
+    def vnnlib(cls, prop_path: str, net_path: str, options: SolveOptions) -> "WorkerRun":
+        """Lower and solve in the worker; a result is (raw, model, backend, elimination,
+        var_base), or a RawResult with ERROR/TIMEOUT when the worker failed."""
+        return cls("auto", None, "vnnlib", options, _target=_child_vnnlib,
+                   _args=(str(prop_path), str(net_path), options))
 
     def _receive(self, wait: float) -> None:
         if self._received:

@@ -2,7 +2,7 @@
 
 Skips when the folder is absent (a user's fresh clone). The default run takes the
 toy cases, the binarized MNIST cases and all 24 ACAS Xu cases (each a few seconds on the
-2-core dev machine, except 3_3 property 2: about 50 s); the MNIST Sign spelling runs
+2-core dev machine, except 3_3 property 2: about 40 s); the MNIST Sign spelling runs
 with -m slow.
 A timeout is allowed to be `unknown`; a wrong answer never is.
 """

@@ -178,3 +178,40 @@ def test_bounds_carried_from_the_parent_box_stay_valid_and_never_loosen(tmp_path
         assert np.all(l >= np.maximum(alone[k][0], parent[k][0]) - 1e-12)
         assert np.all(u <= np.minimum(alone[k][1], parent[k][1]) + 1e-12)
         h = np.maximum(z, 0)
+
+
+def test_progress_reports_a_growing_proved_share_that_ends_at_one(tmp_path):
+    seen_unsat_with_splits = False
+    for seed in range(8):
+        net = netgen.write(tmp_path / f"n{seed}.onnx", netgen.relu_mlp([3, 8, 8, 2], seed=seed))
+        (tmp_path / "p.vnnlib").write_text(PROP.format(c0=1.0, c1=-1.0))
+        problem = load_vnnlib(tmp_path / "p.vnnlib", net)
+        prop, _ = problem.vnnlib
+        lo, hi, rest = split_box(prop)
+        reports = []
+        verdict, _, boxes = input_branch_and_bound(prop, plain_relu_layers(problem.checked.nets["net"]), lo, hi,
+                                                   rest, 60, progress=lambda b, share: reports.append((b, share)))
+        shares = [s for _, s in reports]
+        assert shares == sorted(shares) and all(0.0 <= s <= 1.0 for s in shares)
+        assert [b for b, _ in reports][-1] == boxes
+        if verdict == "unsat":
+            assert abs(shares[-1] - 1.0) < 1e-9  # every box proved: the whole volume
+            seen_unsat_with_splits |= boxes > 1
+        else:
+            assert shares[-1] < 1.0
+    assert seen_unsat_with_splits  # the test exercised a proof that needed splitting
+
+
+def test_the_portfolio_shows_progress_on_stderr_when_asked(tmp_path, monkeypatch, capsys):
+    from pgen.runtime import solve as solve_module
+
+    monkeypatch.setattr(solve_module, "PROGRESS_AFTER", 0.0)
+    net = netgen.write(tmp_path / "n.onnx", netgen.relu_mlp([3, 8, 8, 2], seed=1))
+    (tmp_path / "p.vnnlib").write_text(PROP.format(c0=5.0, c1=-5.0))
+    problem = load_vnnlib(tmp_path / "p.vnnlib", net)
+    result = problem.solve(timeout=30, progress=True)
+    assert result.termination == "infeasible" and result.backend == "input-bab"
+    err = capsys.readouterr().err
+    assert "branch and bound: input box proved safe" in err and "100.0 %" in err
+    problem.solve(timeout=30)  # progress is off unless asked (library use stays quiet)
+    assert capsys.readouterr().err == ""

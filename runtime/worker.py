@@ -11,6 +11,7 @@ import time
 import traceback
 
 from ..compiler.backends.base import ERROR, TIMEOUT, RawResult, SolveOptions
+from ..dsl.diagnostics import PgenError
 
 GRACE_SECONDS = 15.0  # start-up and model building on top of the solver's own limit
 
@@ -53,6 +54,8 @@ def _child_vnnlib(conn, prop_path: str, net_path: str, options: SolveOptions) ->
         raw = backend.solve(native, options)
         raw.backend = name
         conn.send(("ok", (raw, model, name, elimination, problem.var_base)))
+    except PgenError as e:  # a user-facing message (the parent checked the same input): no traceback
+        conn.send(("error", str(e)))
     except Exception as e:  # reported to the parent as a result, never a crash
         conn.send(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"))
     finally:

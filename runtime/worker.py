@@ -16,50 +16,52 @@ from ..dsl.diagnostics import PgenError
 GRACE_SECONDS = 15.0  # start-up and model building on top of the solver's own limit
 
 
-def _child(conn, backend_name: str, model, action: str, options: SolveOptions, fmt: str) -> None:
+def _reply(conn, work) -> None:
+    """Send ("ok", work()) to the parent, or ("error", message): never a crash. A PgenError
+    is a user-facing message already: it goes without a traceback."""
     try:
-        from ..compiler.backends import get_backend
-
-        backend = get_backend(backend_name)
-        native = backend.emit(model)
-        if action == "dump":
-            conn.send(("ok", backend.dump(native, fmt)))
-        else:
-            raw = backend.solve(native, options)
-            raw.backend = backend_name
-            conn.send(("ok", raw))
-    except Exception as e:  # reported to the parent as a result, never a crash
+        conn.send(("ok", work()))
+    except PgenError as e:
+        conn.send(("error", str(e)))
+    except Exception as e:
         conn.send(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"))
     finally:
         conn.close()
+
+
+def _backend_call(backend_name: str, model, action: str, options: SolveOptions, fmt: str):
+    from ..compiler.backends import get_backend
+
+    backend = get_backend(backend_name)
+    native = backend.emit(model)
+    if action == "dump":
+        return backend.dump(native, fmt)
+    raw = backend.solve(native, options)
+    raw.backend = backend_name
+    return raw
+
+
+def _child(conn, backend_name: str, model, action: str, options: SolveOptions, fmt: str) -> None:
+    _reply(conn, lambda: _backend_call(backend_name, model, action, options, fmt))
 
 
 def _child_vnnlib(conn, prop_path: str, net_path: str, options: SolveOptions) -> None:
     """Lower a VNNLIB problem and solve it with the automatic backend, all in the worker:
     lowering ACAS Xu (LP bound tightening) takes seconds that the parent's branch and bound
     would otherwise lose. Sends (raw result, model, backend, elimination, var_base)."""
-    try:
-        from ..api import load_vnnlib
 
-        from ..compiler.backends import get_backend
+    def work():
+        from ..api import load_vnnlib
         from .solve import _exact_model
 
         start = time.perf_counter()
         problem = load_vnnlib(prop_path, net_path)
         model, name, elimination = _exact_model(problem, "auto")
-        backend = get_backend(name)
-        native = backend.emit(model)
         # the parent's limit covers the lowering too
         options.timeout = max(1.0, options.timeout - (time.perf_counter() - start))
-        raw = backend.solve(native, options)
-        raw.backend = name
-        conn.send(("ok", (raw, model, name, elimination, problem.var_base)))
-    except PgenError as e:  # a user-facing message (the parent checked the same input): no traceback
-        conn.send(("error", str(e)))
-    except Exception as e:  # reported to the parent as a result, never a crash
-        conn.send(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"))
-    finally:
-        conn.close()
+        return _backend_call(name, model, "solve", options, ""), model, name, elimination, problem.var_base
+
+    _reply(conn, work)
 
 
 class WorkerRun:

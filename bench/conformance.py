@@ -23,7 +23,7 @@ OTHERS = ["abcrown21_s", "nnenum21_s", "marabou21_s", "venus2_21_s", "abcrown22_
 
 def run_case(folder: Path, onnx: str, prop: str, timeout: float):
     from pgen.api import load_vnnlib
-    from pgen.dsl.diagnostics import PgenError
+    from pgen.core.errors import PgenError
 
     start = time.perf_counter()
     try:

@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 from ..dsl import ast as A
-from ..dsl.diagnostics import PgenError
+from ..core.errors import PgenError
 from .nn.network import Network
 from .nn.onnx_import import load_network
 

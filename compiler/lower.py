@@ -15,14 +15,15 @@ from typing import Optional, Union
 import numpy as np
 
 from ..dsl import ast as A
-from ..dsl.diagnostics import PgenError
+from ..core.errors import PgenError
+from ..core.options import DEFAULT_STRICT_DELTA
 from . import ir
 from .affine import Aff
 from .check import Checked
 from .nn.encode import BoundBudget, encode_network
+from .nn.session import run_network
 
 Value = Union[np.ndarray, Aff]
-DEFAULT_STRICT_DELTA = 1e-6
 MAX_RANGE = 10_000_000  # one `for` range is unrolled; beyond this it is surely a typo
 
 
@@ -373,7 +374,6 @@ class Lowerer:
                             f"(shape {list(net.input_shape)}), but is applied to a value of shape {list(shape)}",
                             e.args[0].span, hint="index the argument to the network's input size")
         if not isinstance(x, Aff) or x.is_constant():
-            from ..runtime.onnx_eval import run_network
             xc = x.c if isinstance(x, Aff) else np.asarray(x, dtype=np.float64).reshape(-1)
             return run_network(net.path, xc).astype(np.float64).reshape(-1)
         x = x.reshape((size,))

@@ -1,5 +1,5 @@
-"""Front ends: .pgen text -> AST (and back), diagnostics."""
-from .diagnostics import PgenError
+"""Front ends: .pgen text -> AST (and back); VNNLIB -> AST."""
+from ..core.errors import PgenError
 from .parser import parse
 from .printer import format_spec
 

@@ -8,22 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
-
-@dataclass(frozen=True)
-class Span:
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-    start_pos: int = 0
-    end_pos: int = 0
-
-    @staticmethod
-    def unknown() -> "Span":
-        return Span(0, 0, 0, 0)
-
-
-NOSPAN = Span.unknown()
+from ..core.errors import NOSPAN, Span
 
 
 def _span() -> Span:

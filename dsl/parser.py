@@ -10,7 +10,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast as A
-from .diagnostics import PgenError
+from ..core.errors import PgenError
 
 KEYWORDS = ["param", "var", "net", "require", "vnnlib", "select", "minimize", "maximize",
             "satisfy", "solve", "network", "csv", "npy", "for", "in", "real", "int", "bool"]

@@ -24,7 +24,7 @@ from typing import Optional
 import numpy as np
 
 from . import ast as A
-from .diagnostics import PgenError
+from ..core.errors import PgenError
 
 _TOKEN = re.compile(r"\s+|;[^\n]*|\(|\)|[^\s()]+")
 _NUMBER = re.compile(r"^[+-]?((\d+\.?\d*)|(\.\d+))([eE][+-]?\d+)?$")

@@ -6,7 +6,8 @@ from typing import Optional
 
 from .compiler.check import Checked, check
 from .compiler.lower import Lowerer
-from .dsl.diagnostics import PgenError
+from .core.errors import PgenError
+from .core.options import DEFAULT_TOLERANCE
 from .dsl.parser import parse
 
 
@@ -47,7 +48,6 @@ class Problem:
               seed: Optional[int] = None, tolerance: Optional[float] = None, verbose: bool = False,
               progress: bool = False):
         from .runtime.solve import solve
-        from .runtime.verify import DEFAULT_TOLERANCE
 
         opts = self.checked.options
         backend = backend or opts.get("backend", "auto")
@@ -67,8 +67,7 @@ class Problem:
 
     def compile(self, backend: str = "highs", fmt: Optional[str] = None) -> str:
         """The native model as text: LP / MPS (cbc, highs), SMT-LIB2 (z3), CP-SAT proto text."""
-        from .compiler.backends import BACKENDS
-        from .runtime.solve import check_backend, choose_backend
+        from .compiler.backends import BACKENDS, check_backend, choose_backend
         from .runtime.worker import run_in_worker
 
         model = self.model

@@ -13,7 +13,9 @@ import os
 import sys
 from pathlib import Path
 
-from .dsl.diagnostics import PgenError
+from .core.errors import PgenError
+from .core.files import atomic_write_bytes
+from .core.results import Termination
 
 EXIT_OK, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_ANSWER = 0, 1, 2, 3
 
@@ -124,8 +126,6 @@ def cmd_compile(args) -> int:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    from .runtime.output import atomic_write_bytes
-
     atomic_write_bytes(path, text.encode())
 
 
@@ -144,14 +144,14 @@ def cmd_solve(args) -> int:
         print(result.summary())
         for name, value in result.values.items():
             print(f"{name} = {_fmt_value(value)}")
-        if result.message and result.termination not in ("optimal", "feasible"):
+        if result.message and result.termination not in (Termination.OPTIMAL, Termination.FEASIBLE):
             print(f"message: {result.message}", file=sys.stderr)
     if args.out and result.has_solution:
         write_run(args.out, problem, result)
         print(f"wrote {args.out}", file=sys.stderr)
     if result.has_solution:
         return EXIT_OK
-    if result.termination == "infeasible":
+    if result.termination == Termination.INFEASIBLE:
         return EXIT_INFEASIBLE
     return EXIT_NO_ANSWER
 
@@ -192,7 +192,7 @@ def cmd_verify(args) -> int:
             _atomic_write_npy(Path(args.witness), x)
         print(f"backend {result.backend}, {result.wall:.2f} s, verified with onnxruntime", file=sys.stderr)
         return EXIT_OK
-    if result.termination == "infeasible":
+    if result.termination == Termination.INFEASIBLE:
         print("unsat")
         print(f"backend {result.backend}, {result.wall:.2f} s", file=sys.stderr)
         return EXIT_OK
@@ -205,8 +205,6 @@ def _atomic_write_npy(path: Path, arr) -> None:
     import io
 
     import numpy as np
-
-    from .runtime.output import atomic_write_bytes
 
     buf = io.BytesIO()
     np.save(buf, arr)

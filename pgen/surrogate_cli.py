@@ -142,7 +142,7 @@ def cmd_property(args) -> int:
            "void_border": bool(not solid[0].any() and not solid[-1].any() and not solid[:, 0].any()
                                and not solid[:, -1].any())}
     if args.net:
-        from .runtime.onnx_eval import run_network
+        from .compiler.nn.session import run_network
 
         pred = float(run_network(args.net, cell.astype(np.float32).reshape(-1))[0])
         out.update({"net": args.net, "surrogate": pred, "true": 100 * dxx, "error": pred - 100 * dxx})

@@ -15,7 +15,7 @@ from typing import Optional
 
 import numpy as np
 
-from .onnx_eval import _session
+from ..compiler.nn.session import session
 
 
 def _atom_values(atoms, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -37,7 +37,7 @@ def sample_counterexample(prop, net_path: str, lo: np.ndarray, hi: np.ndarray, r
     `layers` (plain ReLU [(W, b), ...]) screens points in float64 NumPy, much faster than
     onnxruntime on graphs with a fixed batch of 1; the caller verifies any hit with onnxruntime."""
     rng = np.random.default_rng(seed)
-    sess, name, shape = _session(str(net_path))
+    sess, name, shape = session(str(net_path))
     start = time.perf_counter()
     n = len(lo)
     batch = 2000

@@ -7,89 +7,17 @@ by `runtime.verify` before anyone sees it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
 
 from ..compiler import ir
-from ..compiler.backends import BACKENDS
-from ..compiler.backends.base import ERROR, FEASIBLE, INFEASIBLE, OPTIMAL, RawResult, SolveOptions
-from ..compiler.reductions import eliminate_threshold_reals
-from ..dsl.diagnostics import PgenError
-from .verify import DEFAULT_TOLERANCE, verify
+from ..compiler.backends import check_backend, choose_backend
+from ..core.errors import PgenError
+from ..core.options import DEFAULT_TOLERANCE, SolveOptions
+from ..core.results import ERROR, FEASIBLE, INFEASIBLE, OPTIMAL, RawResult, Result, Solution, SolutionStatus
+from .verify import verify
 from .worker import WorkerRun, run_in_worker
-
-
-@dataclass
-class Result:
-    termination: str                 # optimal | feasible | infeasible | unknown | timeout | error
-    status: str                      # solution status: optimal | feasible | none
-    values: dict = field(default_factory=dict)
-    objective: Optional[float] = None
-    bound: Optional[float] = None
-    gap: Optional[float] = None
-    wall: float = 0.0
-    backend: str = ""
-    strategy: str = "backend"
-    verified: Optional[bool] = None
-    failures: list = field(default_factory=list)
-    tolerance: float = DEFAULT_TOLERANCE
-    message: str = ""
-    seed: int = 0
-    stats: dict = field(default_factory=dict)
-
-    @property
-    def has_solution(self) -> bool:
-        return self.status != "none"
-
-    def summary(self) -> str:
-        parts = [f"termination: {self.termination}", f"backend: {self.backend}"]
-        if self.objective is not None:
-            parts.append(f"objective: {self.objective:.9g}")
-        if self.bound is not None:
-            parts.append(f"bound: {self.bound:.9g}")
-        if self.gap is not None:
-            parts.append(f"gap: {100 * self.gap:.4g}%")
-        parts.append(f"time: {self.wall:.2f}s")
-        if self.verified is not None:
-            parts.append("verified" if self.verified else "VERIFICATION FAILED")
-        return ", ".join(parts)
-
-    def to_json(self) -> dict:
-        return {
-            "termination": self.termination, "status": self.status, "objective": self.objective,
-            "bound": self.bound, "gap": self.gap, "wall_seconds": self.wall, "backend": self.backend,
-            "strategy": self.strategy, "verified": self.verified,
-            "failures": [str(f) for f in self.failures], "tolerance": self.tolerance,
-            "message": self.message, "seed": self.seed,
-            "values": {k: np.asarray(v).tolist() for k, v in self.values.items()},
-            "stats": self.stats,
-        }
-
-
-def choose_backend(model: ir.Model) -> str:
-    """`auto`: CP-SAT for pure Boolean/integer models with reified rows (binarized
-    networks), HiGHS for everything else; falls back to what is installed."""
-    kinds = model.kinds()
-    has_reified = any(isinstance(c, ir.ReifiedCon) for c in model.constraints)
-    order = ["cpsat", "highs", "cbc", "z3"] if (ir.REAL not in kinds and has_reified) else ["highs", "cbc", "z3", "cpsat"]
-    for name in order:
-        b = BACKENDS[name]
-        if b.available() and b.refusal(model) is None:
-            return name
-    raise PgenError("E030", "no installed backend can take this model")
-
-
-def check_backend(name: str, model: ir.Model) -> None:
-    if name not in BACKENDS:
-        raise PgenError("E018", f"unknown backend `{name}`", hint="choose one of: auto, " + ", ".join(BACKENDS))
-    b = BACKENDS[name]
-    if not b.available():
-        raise PgenError("E030", f"backend `{name}` is not installed (Python module `{b.module}` is missing)")
-    why = b.refusal(model)
-    if why:
-        raise PgenError("E030", why)
 
 
 def decode(var_base: dict, checked, values: np.ndarray) -> dict:
@@ -121,23 +49,18 @@ def solve(problem, backend: str = "auto", timeout: float = 60.0, seed: int = 0,
         raise PgenError("E018", f"timeout must be positive, not {timeout}", hint="give a timeout in seconds, e.g. 60")
     if getattr(problem, "vnnlib", None) is not None and backend == "auto":
         return _vnnlib_portfolio(problem, timeout, seed, tolerance, verbose, progress)
-    model, name, elimination = _exact_model(problem, backend)
+    model, name = _exact_model(problem, backend)
     options = SolveOptions(timeout=float(timeout), seed=int(seed), verbose=verbose)
     raw = BackendStrategy().run(model, name, options)
-    return _decoded(problem, model, name, elimination, raw, seed, tolerance)
+    return _decoded(problem, model, name, raw, seed, tolerance)
 
 
 def _exact_model(problem, backend: str):
-    """(model, backend name, threshold elimination or None) for an exact backend."""
+    """(model, backend name) for an exact backend."""
     model = problem.model
-    reduced, elimination = eliminate_threshold_reals(model)
-    name = choose_backend(reduced) if backend == "auto" else backend
-    if elimination is not None and name in BACKENDS and ir.REAL not in BACKENDS[name].capabilities:
-        model = reduced  # e.g. CP-SAT on a binarized network over a real input box
-    else:
-        elimination = None
+    name = choose_backend(model) if backend == "auto" else backend
     check_backend(name, model)
-    return model, name, elimination
+    return model, name
 
 
 def _vnnlib_portfolio(problem, timeout: float, seed: int, tolerance: float, verbose: bool,
@@ -186,39 +109,35 @@ def _vnnlib_portfolio(problem, timeout: float, seed: int, tolerance: float, verb
         start_exact()
     out = exact["run"].result()
     if not isinstance(out, tuple):  # the worker failed before it could lower or solve
-        return Result(out.termination, "none", wall=time.perf_counter() - start, backend=out.backend,
+        return Result(out.termination, wall=time.perf_counter() - start, backend=out.backend,
                       message=out.message, seed=int(seed), tolerance=tolerance)
-    raw, model, name, elimination, problem.var_base = out
-    res = _decoded(problem, model, name, elimination, raw, seed, tolerance)
+    raw, model, name, problem.var_base = out
+    res = _decoded(problem, model, name, raw, seed, tolerance)
     res.wall = time.perf_counter() - start
     return res
 
 
-def _decoded(problem, model, name, elimination, raw: RawResult, seed: int, tolerance: float) -> Result:
+def _decoded(problem, model, name, raw: RawResult, seed: int, tolerance: float) -> Result:
     """A backend's raw answer as a Result: decoded to the spec's names and verified."""
-    if raw.values is not None and elimination is not None:
-        raw.values = elimination.invert(raw.values)
-    res = Result(raw.termination, "none", wall=raw.wall, backend=name, message=raw.message,
+    res = Result(raw.termination, wall=raw.wall, backend=name, message=raw.message,
                  bound=raw.bound, seed=int(seed), tolerance=tolerance, stats=model.stats())
     if raw.values is None:
         if raw.termination in (OPTIMAL, FEASIBLE):
             res.termination = ERROR
             res.message = "the backend reported a solution but returned no values"
         return res
-    res.values = decode(problem.var_base, problem.checked, raw.values)
-    res.objective = raw.objective
-    report = verify(problem.checked, res.values, raw.objective if model.objective.sense else None, tolerance)
+    values = decode(problem.var_base, problem.checked, raw.values)
+    report = verify(problem.checked, values, raw.objective if model.objective.sense else None, tolerance)
     res.verified = report.ok
     res.failures = report.failures
-    if report.objective is not None:
-        res.objective = report.objective  # the spec's own value on the decoded solution
     if not report.ok:
         res.termination = ERROR
-        res.status = "none"
         res.message = "the solution failed independent verification: " + "; ".join(str(f) for f in report.failures)
-        res.values = {}
         return res
-    res.status = "optimal" if raw.termination == OPTIMAL else "feasible"
+    # the objective reported is the spec's own value on the decoded solution
+    objective = report.objective if report.objective is not None else raw.objective
+    res.solutions = [Solution(values, objective, name)]
+    res.status = SolutionStatus.OPTIMAL if raw.termination == OPTIMAL else SolutionStatus.FEASIBLE
     if res.objective is not None and res.bound is not None and model.objective.sense:
         denom = max(abs(res.objective), 1e-9)
         res.gap = abs(res.objective - res.bound) / denom if raw.termination != OPTIMAL else 0.0
@@ -254,7 +173,7 @@ def _falsify(problem, tolerance: float, seed: int, budget: float) -> Optional[Re
     values = _verified_witness(problem, x, tolerance)
     if values is None:
         return None
-    return Result("feasible", "feasible", values, wall=time.perf_counter() - start, backend=member,
+    return Result(FEASIBLE, SolutionStatus.FEASIBLE, [Solution(values, None, member)], wall=time.perf_counter() - start, backend=member,
                   strategy="falsify", verified=True, tolerance=tolerance, seed=int(seed),
                   message=f"a point in the unsafe set found by {member}, confirmed by the verifier")
 
@@ -313,11 +232,11 @@ def _input_bab(problem, tolerance: float, seed: int, timeout: float, stop=None, 
     common = dict(wall=wall, backend="input-bab", strategy="input-bab", tolerance=tolerance, seed=int(seed),
                   stats={"boxes": boxes})
     if verdict == "unsat":
-        return Result("infeasible", "none", message=f"every one of {boxes} input boxes proved safe", **common)
+        return Result(INFEASIBLE, message=f"every one of {boxes} input boxes proved safe", **common)
     if verdict == "sat":
         values = _verified_witness(problem, x, tolerance)
         if values is not None:
-            return Result("feasible", "feasible", values, verified=True,
+            return Result(FEASIBLE, SolutionStatus.FEASIBLE, [Solution(values, None, "input-bab")], verified=True,
                           message="a witness from input branch and bound, confirmed by the verifier", **common)
     return None  # undecided (or a witness the verifier rejected): the exact backends go on
 
@@ -326,7 +245,7 @@ def _verified_witness(problem, x: np.ndarray, tolerance: float) -> Optional[dict
     """The spec's values for a candidate input of a VNNLIB problem (the clause indicator set
     to the first clause that holds on onnxruntime's output), if the verifier accepts them."""
     from .falsify import _atom_values
-    from .onnx_eval import run_network
+    from ..compiler.nn.session import run_network
 
     prop, net_path = problem.vnnlib
     x = np.asarray(x, dtype=np.float64)

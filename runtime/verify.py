@@ -11,11 +11,11 @@ from typing import Optional
 
 import numpy as np
 
+from ..compiler.nn.session import run_network
+from ..core.options import DEFAULT_TOLERANCE
 from ..dsl import ast as A
 from ..dsl.printer import constraint_text, stmt_text
-from .onnx_eval import run_network
 
-DEFAULT_TOLERANCE = 1e-6
 
 
 @dataclass

@@ -10,8 +10,10 @@ import multiprocessing as mp
 import time
 import traceback
 
-from ..compiler.backends.base import ERROR, TIMEOUT, RawResult, SolveOptions
-from ..dsl.diagnostics import PgenError
+from ..core.options import SolveOptions
+from ..core.results import ERROR, TIMEOUT, RawResult
+from ..compiler.backends import call_backend, choose_backend
+from ..core.errors import PgenError
 
 GRACE_SECONDS = 15.0  # start-up and model building on top of the solver's own limit
 
@@ -29,37 +31,25 @@ def _reply(conn, work) -> None:
         conn.close()
 
 
-def _backend_call(backend_name: str, model, action: str, options: SolveOptions, fmt: str):
-    from ..compiler.backends import get_backend
-
-    backend = get_backend(backend_name)
-    native = backend.emit(model)
-    if action == "dump":
-        return backend.dump(native, fmt)
-    raw = backend.solve(native, options)
-    raw.backend = backend_name
-    return raw
-
-
 def _child(conn, backend_name: str, model, action: str, options: SolveOptions, fmt: str) -> None:
-    _reply(conn, lambda: _backend_call(backend_name, model, action, options, fmt))
+    _reply(conn, lambda: call_backend(backend_name, model, action, options, fmt))
 
 
 def _child_vnnlib(conn, prop_path: str, net_path: str, options: SolveOptions) -> None:
     """Lower a VNNLIB problem and solve it with the automatic backend, all in the worker:
     lowering ACAS Xu (LP bound tightening) takes seconds that the parent's branch and bound
-    would otherwise lose. Sends (raw result, model, backend, elimination, var_base)."""
+    would otherwise lose. Sends (raw result, model, backend, var_base)."""
 
     def work():
         from ..api import load_vnnlib
-        from .solve import _exact_model
 
         start = time.perf_counter()
         problem = load_vnnlib(prop_path, net_path)
-        model, name, elimination = _exact_model(problem, "auto")
+        model = problem.model
+        name = choose_backend(model)
         # the parent's limit covers the lowering too
         options.timeout = max(1.0, options.timeout - (time.perf_counter() - start))
-        return _backend_call(name, model, "solve", options, ""), model, name, elimination, problem.var_base
+        return call_backend(name, model, "solve", options, ""), model, name, problem.var_base
 
     _reply(conn, work)
 
@@ -87,8 +77,7 @@ class WorkerRun:
 
     @classmethod
     def vnnlib(cls, prop_path: str, net_path: str, options: SolveOptions) -> "WorkerRun":
-        """Lower and solve in the worker; a result is (raw, model, backend, elimination,
-        var_base), or a RawResult with ERROR/TIMEOUT when the worker failed."""
+        """Lower and solve in the worker; a result is (raw, model, backend, var_base), or a RawResult with ERROR/TIMEOUT when the worker failed."""
         return cls("auto", None, "vnnlib", options, _target=_child_vnnlib,
                    _args=(str(prop_path), str(net_path), options))
 

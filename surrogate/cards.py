@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runtime.output import atomic_write_bytes
+from ..core.files import atomic_write_bytes
 from . import dataset as ds
 from . import export, train as tr
 from .export import CONVENTION

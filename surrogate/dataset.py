@@ -118,7 +118,7 @@ def histogram(label) -> dict:
 def write(folder: str | Path, data: dict, plot: bool = True) -> Path:
     """Write `dataset.npz`, `manifest.json` (with the NPZ's sha256) and, when matplotlib
     is installed, `histogram.png`; atomically."""
-    from ..runtime.output import atomic_folder
+    from ..core.files import atomic_folder
 
     folder = Path(folder)
     with atomic_folder(folder, "dataset folder") as tmp:

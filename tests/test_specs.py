@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import pgen
-from pgen.dsl.diagnostics import PgenError
-from pgen.runtime.onnx_eval import run_network
+from pgen.core.errors import PgenError
+from pgen.compiler.nn.session import run_network
 from tests.conftest import INVERSE, ROOT, expected_of
 
 BACKENDS = ["highs", "cbc", "z3", "cpsat"]

@@ -9,37 +9,13 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
 
+from ...core.options import SolveOptions
+from ...core.results import RawResult
 from .. import ir
-
-# termination values
-OPTIMAL, FEASIBLE, INFEASIBLE, UNKNOWN, TIMEOUT, ERROR = (
-    "optimal", "feasible", "infeasible", "unknown", "timeout", "error")
-
-
-@dataclass
-class SolveOptions:
-    timeout: float = 60.0
-    seed: int = 0
-    threads: int = 1
-    verbose: bool = False
-
-
-@dataclass
-class RawResult:
-    termination: str
-    values: Optional[np.ndarray] = None   # one value per IR variable
-    objective: Optional[float] = None
-    bound: Optional[float] = None
-    wall: float = 0.0
-    message: str = ""
-    log: str = ""
-    backend: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 class Backend:

@@ -10,9 +10,10 @@ from typing import Optional
 
 import numpy as np
 
+from ...core.options import SolveOptions
+from ...core.results import ERROR, FEASIBLE, INFEASIBLE, OPTIMAL, TIMEOUT, UNKNOWN, RawResult
 from .. import ir
-from .base import (ERROR, FEASIBLE, INFEASIBLE, OPTIMAL, TIMEOUT, UNKNOWN, Backend, RawResult,
-                   SolveOptions, constant_row_holds, unique_names)
+from .base import Backend, constant_row_holds, unique_names
 
 MAX_SHIFT = 40          # at most 2^40 as a row's scale factor
 MAX_MAGNITUDE = 2 ** 53  # keep every scaled number exactly representable

@@ -7,9 +7,10 @@ import time
 
 import numpy as np
 
+from ...core.options import SolveOptions
+from ...core.results import ERROR, FEASIBLE, INFEASIBLE, OPTIMAL, TIMEOUT, UNKNOWN, RawResult
 from .. import ir
-from .base import (ERROR, FEASIBLE, INFEASIBLE, OPTIMAL, TIMEOUT, UNKNOWN, Backend, RawResult,
-                   SolveOptions, big_m_rows, constant_row_holds, unique_names)
+from .base import Backend, big_m_rows, constant_row_holds, unique_names
 
 
 class MipBackend(Backend):

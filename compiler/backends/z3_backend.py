@@ -7,9 +7,10 @@ from fractions import Fraction
 
 import numpy as np
 
+from ...core.options import SolveOptions
+from ...core.results import ERROR, FEASIBLE, INFEASIBLE, OPTIMAL, TIMEOUT, UNKNOWN, RawResult
 from .. import ir
-from .base import (ERROR, FEASIBLE, INFEASIBLE, OPTIMAL, TIMEOUT, UNKNOWN, Backend, RawResult,
-                   SolveOptions, constant_row_holds, unique_names)
+from .base import Backend, constant_row_holds, unique_names
 
 
 Z3_MAX_BOOLS_WITH_REAL_OBJECTIVE = 32

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ...dsl.diagnostics import PgenError
+from ...core.errors import PgenError
 from .. import ir
 from ..affine import Aff
 from .network import Dense, Network, RealStep, Relu, Step

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...dsl.diagnostics import PgenError
+from ...core.errors import PgenError
 from .network import Dense, Network, RealStep, Relu, Step
 
 SUPPORTED = ["Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Flatten", "Reshape",

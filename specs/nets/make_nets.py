@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from pgen import netgen
-from pgen.runtime.onnx_eval import run_network
+from pgen.compiler.nn.session import run_network
 
 HERE = Path(__file__).parent
 TARGETS = HERE.parent / "inverse" / "targets"

@@ -12,7 +12,7 @@ import pytest
 
 from pgen import netgen
 from pgen.api import compile_string
-from pgen.dsl.diagnostics import PgenError
+from pgen.core.errors import PgenError
 
 BACKENDS = ["highs", "cbc", "z3", "cpsat"]
 N_SPECS = 32

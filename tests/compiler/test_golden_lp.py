@@ -43,7 +43,7 @@ def test_golden_cpsat_binarized(tmp_path):
 
 
 def test_cbc_refuses_to_write_rounded_files():
-    from pgen.dsl.diagnostics import PgenError
+    from pgen.core.errors import PgenError
 
     problem = pgen.load(ROOT / "specs" / "inverse" / "robustness.pgen")
     with pytest.raises(PgenError, match="does not write model files exactly"):

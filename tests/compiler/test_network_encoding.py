@@ -11,8 +11,8 @@ import pytest
 
 from pgen import netgen
 from pgen.api import compile_string
-from pgen.compiler.backends import SolveOptions
-from pgen.runtime.onnx_eval import run_network
+from pgen.core.options import SolveOptions
+from pgen.compiler.nn.session import run_network
 from pgen.runtime.worker import run_in_worker
 
 REAL_BACKENDS = ["highs", "cbc", "z3"]

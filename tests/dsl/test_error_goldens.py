@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pgen.api import Problem
-from pgen.dsl.diagnostics import PgenError
+from pgen.core.errors import PgenError
 
 HERE = Path(__file__).resolve().parent.parent / "golden" / "errors"
 CASES = sorted(HERE.glob("*.pgen"))
@@ -39,7 +39,7 @@ def test_error_golden(path):
 
 
 def test_every_code_has_a_golden():
-    from pgen.dsl.diagnostics import CODES
+    from pgen.core.errors import CODES
 
     seen = {line.split("error[")[1][:4] for p in HERE.glob("*.err") for line in p.read_text().splitlines()
             if "error[" in line}

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pgen.api import Problem
 from pgen.dsl import ast as A
 from pgen.dsl import format_spec, parse
-from pgen.dsl.diagnostics import PgenError
+from pgen.core.errors import PgenError
 
 HERE = Path(__file__).resolve().parent.parent / "golden" / "errors"
 

@@ -6,9 +6,9 @@ import pytest
 
 from pgen import netgen
 from pgen.api import load_vnnlib
-from pgen.dsl.diagnostics import PgenError
+from pgen.core.errors import PgenError
 from pgen.dsl.vnnlib import read_vnnlib, split_box
-from pgen.runtime.onnx_eval import run_network
+from pgen.compiler.nn.session import run_network
 
 PROP = """; a comment
 (declare-const X_0 Real)

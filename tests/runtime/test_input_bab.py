@@ -9,7 +9,7 @@ from pgen.api import load_vnnlib
 from pgen.dsl.vnnlib import split_box
 from pgen.runtime.falsify import gradient_counterexample
 from pgen.runtime.input_bab import forward, input_branch_and_bound, layer_bounds, plain_relu_layers
-from pgen.runtime.onnx_eval import run_network
+from pgen.compiler.nn.session import run_network
 
 PROP = """(declare-const X_0 Real)
 (declare-const X_1 Real)

@@ -1,13 +1,30 @@
-"""Diagnostics: `file:line:col: error[E0xx]: message`, the source line, a caret, a hint.
+"""Source spans and the one user-facing error: `file:line:col: error[E0xx]: message`.
 
 Every error the user can cause is a `PgenError`; the CLI prints `render()`
-and exits with status 1, never a traceback.
+(the source line, a caret under the span, a hint) and exits with status 1,
+never a traceback.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
-from .ast import NOSPAN, Span
+
+@dataclass(frozen=True)
+class Span:
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    start_pos: int = 0
+    end_pos: int = 0
+
+    @staticmethod
+    def unknown() -> "Span":
+        return Span(0, 0, 0, 0)
+
+
+NOSPAN = Span.unknown()
 
 # One code per kind of diagnostic; tests pin the exact text of each.
 CODES = {

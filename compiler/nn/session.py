@@ -1,4 +1,6 @@
-"""The reference semantics of a network: onnxruntime's float32 output on an input."""
+"""The reference semantics of a network: onnxruntime's float32 output on an input.
+
+The one place that builds onnxruntime sessions for network files (cached per path)."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -7,7 +9,8 @@ import numpy as np
 
 
 @lru_cache(maxsize=32)
-def _session(path: str):
+def session(path: str):
+    """(session, input name, input shape with free dimensions set to 1), cached per path."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -20,6 +23,6 @@ def _session(path: str):
 
 def run_network(path: str, x: np.ndarray) -> np.ndarray:
     """Run the ONNX network at `path` on the flat input `x`; returns the flat float32 output."""
-    sess, name, shape = _session(str(path))
+    sess, name, shape = session(str(path))
     arr = np.asarray(x, dtype=np.float32).reshape(shape)
     return np.asarray(sess.run(None, {name: arr})[0], dtype=np.float32).reshape(-1)

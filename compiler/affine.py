@@ -8,22 +8,29 @@ padded to a common width when combined).
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from . import ir
 
 
-def _pad(A: sp.csr_matrix, ncols: int) -> sp.csr_matrix:
+def _sp():
+    """scipy.sparse, imported on first use: importing the compiler (`pgenc check`, which
+    builds no affine array) must not pay SciPy's ~0.2 s start-up."""
+    import scipy.sparse
+
+    return scipy.sparse
+
+
+def _pad(A, ncols: int):
     if A.shape[1] == ncols:
         return A
-    return sp.csr_matrix((A.data, A.indices, A.indptr), shape=(A.shape[0], ncols))
+    return _sp().csr_matrix((A.data, A.indices, A.indptr), shape=(A.shape[0], ncols))
 
 
 class Aff:
     __slots__ = ("A", "c", "shape")
 
-    def __init__(self, A: sp.csr_matrix, c: np.ndarray, shape: tuple):
-        self.A = sp.csr_matrix(A)
+    def __init__(self, A, c: np.ndarray, shape: tuple):
+        self.A = _sp().csr_matrix(A)
         self.c = np.asarray(c, dtype=np.float64).reshape(-1)
         self.shape = tuple(shape)
 
@@ -31,13 +38,13 @@ class Aff:
     @staticmethod
     def of_vars(first: int, shape: tuple, ncols: int) -> "Aff":
         n = int(np.prod(shape)) if shape else 1
-        A = sp.csr_matrix((np.ones(n), np.arange(first, first + n), np.arange(n + 1)), shape=(n, ncols))
+        A = _sp().csr_matrix((np.ones(n), np.arange(first, first + n), np.arange(n + 1)), shape=(n, ncols))
         return Aff(A, np.zeros(n), shape)
 
     @staticmethod
     def of_const(value, ncols: int) -> "Aff":
         arr = np.asarray(value, dtype=np.float64)
-        return Aff(sp.csr_matrix((arr.size, ncols)), arr.reshape(-1), arr.shape)
+        return Aff(_sp().csr_matrix((arr.size, ncols)), arr.reshape(-1), arr.shape)
 
     @staticmethod
     def of_lins(lins: list, shape: tuple, ncols: int) -> "Aff":
@@ -46,7 +53,7 @@ class Aff:
             rows.extend([r] * len(lin.idx))
             cols.extend(lin.idx.tolist())
             vals.extend(lin.coef.tolist())
-        A = sp.csr_matrix((vals, (rows, cols)), shape=(len(lins), ncols))
+        A = _sp().csr_matrix((vals, (rows, cols)), shape=(len(lins), ncols))
         return Aff(A, np.array([lin.const for lin in lins]), shape)
 
     @property
@@ -80,18 +87,18 @@ class Aff:
         shape = np.broadcast_shapes(self.shape, arr.shape)
         a = self._broadcast(shape)
         f = np.broadcast_to(arr, shape).reshape(-1)
-        return Aff(sp.diags(f) @ a.A, a.c * f, shape)
+        return Aff(_sp().diags(f) @ a.A, a.c * f, shape)
 
     def neg(self) -> "Aff":
         return Aff(-self.A, -self.c, self.shape)
 
     def total(self) -> "Aff":
-        return Aff(sp.csr_matrix(self.A.sum(axis=0)), np.array([self.c.sum()]), ())
+        return Aff(_sp().csr_matrix(self.A.sum(axis=0)), np.array([self.c.sum()]), ())
 
     def matmul(self, W: np.ndarray, b: np.ndarray) -> "Aff":
         """W @ self + b, self taken as a flat vector."""
-        A = sp.csr_matrix(W) @ self.A if W.shape[0] * W.shape[1] > 0 else sp.csr_matrix((W.shape[0], self.A.shape[1]))
-        return Aff(sp.csr_matrix(A), W @ self.c + b, (W.shape[0],))
+        A = _sp().csr_matrix(W) @ self.A if W.shape[0] * W.shape[1] > 0 else _sp().csr_matrix((W.shape[0], self.A.shape[1]))
+        return Aff(_sp().csr_matrix(A), W @ self.c + b, (W.shape[0],))
 
     def reshape(self, shape: tuple) -> "Aff":
         return Aff(self.A, self.c, shape)
@@ -100,7 +107,7 @@ class Aff:
     def stack(items: list, ncols: int) -> "Aff":
         parts = [_pad(i.A, ncols) for i in items]
         shape = (len(items),) + items[0].shape
-        return Aff(sp.vstack(parts, format="csr"), np.concatenate([i.c for i in items]), shape)
+        return Aff(_sp().vstack(parts, format="csr"), np.concatenate([i.c for i in items]), shape)
 
     # -- reading back
     def lin(self, row: int) -> ir.Lin:

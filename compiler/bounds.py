@@ -16,7 +16,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import scipy.sparse as sp
 
 from . import ir
 
@@ -24,9 +23,16 @@ LP_MARGIN_ABS = 1e-6
 LP_MARGIN_REL = 1e-6
 
 
+def widened(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds computed in floating point (an LP's optimum, a linear relaxation's) widened by
+    the margin that covers the solver's tolerances and float rounding."""
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    return lo - (LP_MARGIN_ABS + LP_MARGIN_REL * np.abs(lo)), hi + (LP_MARGIN_ABS + LP_MARGIN_REL * np.abs(hi))
+
+
 def _rows(model: ir.Model):
     """The model's constraints as linear rows (indicators via big-M, reified rows relaxed)."""
-    from .backends.base import big_m_rows
+    from .passes.big_m import big_m_rows
 
     for con in model.constraints:
         if isinstance(con, ir.LinearCon):
@@ -65,6 +71,8 @@ def lp_bounds(model: ir.Model, lins: list, lo: np.ndarray, hi: np.ndarray, which
         r = np.concatenate([np.full(len(i), k) for k, (i, _) in enumerate(rows)])
         c = np.concatenate([i for i, _ in rows])
         v = np.concatenate([c_ for _, c_ in rows])
+        import scipy.sparse as sp  # lazily: `pgenc check` imports this module and never calls it
+
         return sp.csr_matrix((v, (r, c)), shape=(len(rows), n))
 
     A_ub, A_eq = matrix(ub_rows), matrix(eq_rows)
@@ -87,9 +95,9 @@ def lp_bounds(model: ir.Model, lins: list, lo: np.ndarray, hi: np.ndarray, which
             if res.status != 0:
                 continue  # not solved to optimality: keep the interval bound
             value = sign * res.fun + lin.const
-            margin = LP_MARGIN_ABS + LP_MARGIN_REL * abs(value)
+            low, high = widened(value, value)
             if sign > 0:
-                lo[k] = max(lo[k], value - margin)
+                lo[k] = max(lo[k], float(low))
             else:
-                hi[k] = min(hi[k], value + margin)
+                hi[k] = min(hi[k], float(high))
     return lo, hi, solved

@@ -1,7 +1,9 @@
-"""AST -> checked model: names resolved, data and networks loaded, domains evaluated.
+"""AST -> checked model: names resolved, data and networks loaded, domains evaluated,
+and the shape of every constraint and the objective inferred (`compiler.shapes`).
 
-Shapes of expressions are checked while lowering (`compiler.lower`), which
-raises located errors the same way; `pgenc check` runs both.
+Nothing here lowers: `pgenc check` runs the parser and this module only. The functions a
+spec may call are the atoms' table (`compiler.atoms`); constants are evaluated by
+`compiler.consts`.
 """
 from __future__ import annotations
 
@@ -15,10 +17,12 @@ import numpy as np
 
 from ..dsl import ast as A
 from ..core.errors import PgenError
+from .atoms import ATOMS, atom_of, function_names
+from .consts import evaluate
 from .nn.network import Network
 from .nn.onnx_import import load_network
+from .shapes import check_shapes
 
-FUNCTIONS = {"sum", "abs", "norm1", "max", "min"}
 OPTION_KEYS = {"backend": str, "timeout": (int, float), "seed": int, "tolerance": (int, float),
                "strict_delta": (int, float), "bounds": str, "bound_time": (int, float)}
 BACKENDS = {"auto", "cbc", "highs", "z3", "cpsat"}
@@ -60,7 +64,7 @@ def check(spec: A.Spec, path: Optional[str] = None, base_dir: Optional[Path] = N
                 prev = declared[stmt.name].span
                 raise PgenError("E011", f"`{stmt.name}` is declared twice", stmt.span,
                                 hint=f"the first declaration is on line {prev.line}; rename one of them")
-            if stmt.name in FUNCTIONS:
+            if stmt.name in ATOMS:
                 raise PgenError("E011", f"`{stmt.name}` is a built-in function and cannot be declared",
                                 stmt.span, hint="choose another name")
         match stmt:
@@ -95,6 +99,7 @@ def check(spec: A.Spec, path: Optional[str] = None, base_dir: Optional[Path] = N
             declared[stmt.name] = stmt
     if out.objective is None:
         out.objective = A.Objective("satisfy", None)
+    check_shapes(out)
     return out
 
 
@@ -138,17 +143,19 @@ def _names_ok(node, out: Checked, scope: set, declared: dict) -> None:
             hint = f"did you mean `{close[0]}`?" if close else "declare it with `param`, `var` or `net` before this line"
             raise PgenError("E010", f"unknown name `{node.id}`", node.span, hint=hint)
         case A.Call():
-            if node.func not in FUNCTIONS and node.func not in out.nets:
-                known = list(FUNCTIONS) + list(out.nets)
+            if atom_of(node.func, out.nets) is None:
+                known = function_names() + list(out.nets)
                 close = difflib.get_close_matches(node.func, known, n=1)
                 hint = f"did you mean `{close[0]}`?" if close else "declare networks with `net NAME = network \"file.onnx\"`"
                 raise PgenError("E010", f"unknown function or network `{node.func}`", node.span, hint=hint)
             for a in node.args:
                 _names_ok(a, out, scope, declared)
         case A.Generator():
-            if node.func not in ("sum", "max", "min"):
-                raise PgenError("E014", f"`{node.func}(... for ...)` is not a reduction",
-                                node.span, hint="use sum, max or min with `for`")
+            atom = atom_of(node.func, out.nets)
+            if atom is None or atom.reduction is None:
+                names = [n for n in function_names() if ATOMS[n].reduction is not None]
+                raise PgenError("E014", f"`{node.func}(... for ...)` is not a reduction", node.span,
+                                hint=f"use {', '.join(names[:-1])} or {names[-1]} with `for`")
             inner = _iter_scope(node.iters, out, declared) | scope
             for it in node.iters:
                 _names_ok(it.lo, out, scope, declared)
@@ -169,14 +176,7 @@ def _names_ok(node, out: Checked, scope: set, declared: dict) -> None:
                         _names_ok(value, out, scope, declared)
 
 
-# ---------------------------------------------------------------- constants
-
-
-def const_eval(expr, out: Checked, env: Optional[dict] = None) -> np.ndarray:
-    """Evaluate a constant expression (params, numbers, indices) to a NumPy array."""
-    from .lower import Lowerer
-
-    return Lowerer(out).eval_const(expr, env or {})
+# ---------------------------------------------------------------- declarations
 
 
 def _param_value(stmt: A.ParamDecl, out: Checked) -> np.ndarray:
@@ -194,7 +194,7 @@ def _param_value(stmt: A.ParamDecl, out: Checked) -> np.ndarray:
             raise PgenError("E017", f"cannot read `{src.path}` as NPY: {e}", src.span) from None
         value = np.asarray(value, dtype=np.float64)
     else:
-        value = const_eval(src, out)
+        value = evaluate(src, out)
     if stmt.type is not None:
         want = stmt.type.shape
         if tuple(value.shape) != want:
@@ -265,7 +265,7 @@ def _var_info(stmt: A.VarDecl, out: Checked, declared: dict) -> VarInfo:
     elif isinstance(dom, A.Interval):
         _names_ok(dom.lo, out, set(), declared)
         _names_ok(dom.hi, out, set(), declared)
-        lo, hi = const_eval(dom.lo, out), const_eval(dom.hi, out)
+        lo, hi = evaluate(dom.lo, out), evaluate(dom.hi, out)
         try:
             lb = np.broadcast_to(lo, shape).astype(np.float64).copy()
             ub = np.broadcast_to(hi, shape).astype(np.float64).copy()
@@ -285,7 +285,7 @@ def _var_info(stmt: A.VarDecl, out: Checked, declared: dict) -> VarInfo:
         if t.base != "int":
             raise PgenError("E014", "a range `a..b` is an integer domain", dom.span,
                             hint="declare the variable int, or write the interval `[a, b]`")
-        lo, hi = const_eval(dom.lo, out), const_eval(dom.hi, out)
+        lo, hi = evaluate(dom.lo, out), evaluate(dom.hi, out)
         if lo.shape != () or hi.shape != () or lo != np.round(lo) or hi != np.round(hi):
             raise PgenError("E014", "range bounds must be integer scalars", dom.span)
         if lo > hi:

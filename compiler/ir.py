@@ -57,11 +57,17 @@ class Lin:
 
 @dataclass
 class LinearCon:
-    """expr sense rhs"""
+    """expr sense rhs.
+
+    `name`, when set, is the row's name in exported model files; a pass that turns one
+    constraint into several rows (big-M) names them after it, so an LP file's rows keep
+    pointing at the constraint they came from. Empty: backends name a row by its position.
+    """
     expr: Lin
     sense: str
     rhs: float
     origin: str = ""
+    name: str = ""
 
 
 @dataclass

@@ -2,11 +2,14 @@
 
 A VNNLIB property declares inputs `X_i` and outputs `Y_j` and asserts the
 *unsafe* set: bounds on the inputs and linear conditions, with `and` / `or`
-(disjunctions of conjunctions, over outputs or inputs). `read_vnnlib` parses
-it into a `Property`; `to_spec` writes it as a .pgen AST over one network:
+(disjunctions of conjunctions, over outputs or inputs; several `or` assertions
+mean all of them: e.g. one over input regions and one over output clauses).
+`read_vnnlib` parses it into a `Property`; `to_spec` writes it as a .pgen AST
+over one network:
 
     var X : real[n] in [lo, hi]          (the box from single-variable bounds)
-    var case : bool[k]                   (only with k > 1 disjuncts)
+    var case : bool[k]                   (only with k > 1 disjuncts; `case_1`, ... for
+                                          a second, third `or`)
     require case[d] -> ATOM              (each atom of disjunct d)
     require sum(case) >= 1
     satisfy
@@ -15,6 +18,7 @@ so it is checked, lowered, solved and verified by the ordinary pipeline.
 """
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -44,9 +48,17 @@ class Atom:
 class Property:
     n_x: int
     n_y: int
-    atoms: list = field(default_factory=list)      # conjunction that always holds
-    disjuncts: list = field(default_factory=list)  # [[Atom, ...], ...]: one of them holds
-    spans: dict = field(default_factory=dict)      # declared name -> span
+    atoms: list = field(default_factory=list)         # conjunction that always holds
+    disjunctions: list = field(default_factory=list)  # [[[Atom, ...], ...], ...]: in each, one clause holds
+    spans: dict = field(default_factory=dict)         # declared name -> span
+
+    @property
+    def disjuncts(self) -> list:
+        """The property as one disjunction: a clause per choice of one clause from every `or`
+        ((A1 or A2) and (B1 or B2) is the or of the four Ai and Bj); [] without an `or`."""
+        if not self.disjunctions:
+            return []
+        return [[a for clause in choice for a in clause] for choice in itertools.product(*self.disjunctions)]
 
 
 @dataclass
@@ -210,14 +222,13 @@ def read_vnnlib(text: str, filename: str = "<vnnlib>") -> Property:
     for node in asserts:
         head = _head(node)
         if head is not None and head.text == "or":
-            if prop.disjuncts:
-                raise err("E014", "more than one `or` assertion", head.span,
-                          hint="combine them into one disjunction of conjunctions")
-            prop.disjuncts = [conj(d) for d in node[0][1:]]
-            if not prop.disjuncts:
+            clauses = [conj(d) for d in node[0][1:]]
+            if not clauses:
                 raise err("E016", "an empty `or` can never hold", head.span)
-            if len(prop.disjuncts) == 1:  # a one-clause `or` is a conjunction
-                prop.atoms.extend(prop.disjuncts.pop())
+            if len(clauses) == 1:  # a one-clause `or` is a conjunction
+                prop.atoms.extend(clauses[0])
+            else:
+                prop.disjunctions.append(clauses)
         else:
             prop.atoms.extend(conj(node))
     return prop
@@ -303,7 +314,7 @@ def property_statements(prop: Property, rest: list, net: str, xname: str, n_out:
     """The non-box atoms and the disjunction as statements (a bool array `case` picks the clause).
 
     `span`, when given, replaces the VNNLIB positions (for a property imported by a .pgen spec)."""
-    for a in list(rest) + [a for c in prop.disjuncts for a in c]:
+    for a in list(rest) + [a for clauses in prop.disjunctions for c in clauses for a in c]:
         for (kind, i) in a.terms:
             if kind == "Y" and i >= n_out:
                 raise PgenError("E013", f"`Y_{i}` is beyond the network's {n_out} outputs (Y_0..Y_{n_out - 1})",
@@ -311,14 +322,14 @@ def property_statements(prop: Property, rest: list, net: str, xname: str, n_out:
     where = (lambda a: span) if span is not None else (lambda a: a.span)  # noqa: E731
     rel = lambda a: _atom_relation(a, net, xname, n_out, filename, source)  # noqa: E731
     stmts: list = [A.Require(rel(a), (), where(a)) for a in rest]
-    if prop.disjuncts:
-        k = len(prop.disjuncts)
-        stmts.append(A.VarDecl(case, A.Type("bool", (k,)), None, span or A.NOSPAN))
-        for d, clause in enumerate(prop.disjuncts):
-            lit = A.Truth(A.Subscript(A.Name(case), (A.Num(d),)))
+    for n, clauses in enumerate(prop.disjunctions):  # one bool array per `or`
+        name = case if n == 0 else f"{case}_{n}"
+        stmts.append(A.VarDecl(name, A.Type("bool", (len(clauses),)), None, span or A.NOSPAN))
+        for d, clause in enumerate(clauses):
+            lit = A.Truth(A.Subscript(A.Name(name), (A.Num(d),)))
             for a in clause:
                 stmts.append(A.Require(A.Implies(lit, rel(a), where(a)), (), where(a)))
-        stmts.append(A.Require(A.Compare(">=", A.Call("sum", (A.Name(case),)), A.Num(1)), (), span or A.NOSPAN))
+        stmts.append(A.Require(A.Compare(">=", A.Call("sum", (A.Name(name),)), A.Num(1)), (), span or A.NOSPAN))
     return stmts
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Optional
 
 from .compiler.check import Checked, check
-from .compiler.lower import Lowerer
+from .compiler.lower import lower
 from .core.errors import PgenError
 from .core.options import DEFAULT_TOLERANCE
 from .dsl.parser import parse
@@ -25,24 +25,43 @@ class Problem:
             self.checked: Checked = check(self.spec, path, base_dir)
         except PgenError as e:
             raise e.located(path, text)
-        self._model = None
-        self.var_base: dict = {}
-        self.vnnlib = None  # (Property, network path) when made from a VNNLIB file
+        self._lowered = None
+        self._net_property = False  # not computed yet (None: the problem is not of that form)
 
     @property
     def options(self) -> dict:
         return dict(self.checked.options)
 
-    @property
-    def model(self):
-        if self._model is None:
+    def _lower(self):
+        if self._lowered is None:
             try:
-                low = Lowerer(self.checked)
-                self._model = low.lower()
-                self.var_base = low.var_base
+                self._lowered = lower(self.checked)
             except PgenError as e:
                 raise e.located(self.path, self.text)
-        return self._model
+        return self._lowered
+
+    @property
+    def model(self):
+        """The exact IR model (networks encoded, bounds tightened): lowered on first use."""
+        return self._lower().model
+
+    @property
+    def var_base(self) -> dict:
+        """Where each spec variable starts in the model's variable vector."""
+        return self._lower().var_base
+
+    @property
+    def net_property(self):
+        """The problem as a property of one network over an input box (runtime.net_property),
+        or None: what the input-space members of the portfolio search."""
+        if self._net_property is False:
+            from .runtime.net_property import net_property
+
+            try:
+                self._net_property = net_property(self.checked)
+            except PgenError as e:
+                raise e.located(self.path, self.text)
+        return self._net_property
 
     def solve(self, backend: Optional[str] = None, timeout: Optional[float] = None,
               seed: Optional[int] = None, tolerance: Optional[float] = None, verbose: bool = False,
@@ -51,10 +70,6 @@ class Problem:
 
         opts = self.checked.options
         backend = backend or opts.get("backend", "auto")
-        if self.vnnlib is None or backend != "auto":
-            # lower first, so errors point at the spec; a VNNLIB portfolio lowers only when
-            # its fast members have not decided (ACAS Xu: 6 s of LP bound tightening)
-            self.model
         try:
             return solve(self,
                          backend=backend,
@@ -114,6 +129,4 @@ def load_vnnlib(prop_path: str | Path, net_path: str | Path) -> Problem:
     prop, text = read(prop_path)
     net = load_network(net_path, display=str(net_path))
     spec = to_spec(prop, str(Path(net_path).resolve()), net.n_in, net.n_out, str(prop_path), text)
-    problem = Problem(text, str(prop_path), Path("."), spec=spec)
-    problem.vnnlib = (prop, str(Path(net_path).resolve()))  # lets the solver try falsification first
-    return problem
+    return Problem(text, str(prop_path), Path("."), spec=spec)

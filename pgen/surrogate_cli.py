@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .progress import Progress
+from .core.progress import Progress
 
 
 class CommandError(Exception):

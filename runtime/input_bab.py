@@ -1,30 +1,30 @@
-"""Input-space branch and bound for VNNLIB properties of ReLU networks (DESIGN.md strategy 3).
+"""Input-space branch and bound for properties of plain ReLU networks (DESIGN.md strategy 3).
 
-Bounds on a box come from backward linear relaxation (CROWN): every unstable ReLU
-is replaced by a linear lower and upper bound and linear functions of the output
-are propagated back to the input box, layer by layer, with the hidden layers'
-own bounds computed the same way. A clause (a conjunction of atoms `a_i <= 0`)
-cannot hold in a box when a non-negative combination `sum_i w_i a_i` has a lower
-bound above MARGIN there: at every point some atom is positive. The combinations
-tried are each atom alone, every pair's mean and the mean of all atoms (one
-backward pass for all of them); a combination is much stronger than single atoms
-where different atoms rule out different parts of the box (ACAS Xu property 2).
-A box where no clause can hold is safe. Otherwise candidate points (the box
-centre and the relaxation's minimising corners) are run through the network; a
-point in the unsafe set is returned as a witness, which the caller verifies with
-onnxruntime. Else the box is split in half along the input whose width matters
-most to the bound. `unsat` only when every box is safe.
+The property is a list of clauses (runtime/clauses.py): arrays of rows `a_i <= 0` over the
+network's output and input; a witness is a point where every row of some clause holds.
+Bounds on a box come from the backward linear relaxations of compiler/nn/relax.py (CROWN).
+A clause cannot hold in a box when a non-negative combination `sum_i w_i a_i` has a lower
+bound above MARGIN there: at every point some row is positive. The combinations tried are
+each row alone, every pair's mean and the mean of all rows (one backward pass for all of
+them); a combination is much stronger than single rows where different rows rule out
+different parts of the box (ACAS Xu property 2). A box where no clause can hold is safe.
+Otherwise the box is split in half along the input whose width matters most to the bound.
+`unsat` only when every box is safe.
 
-Hidden-layer bounds: forward linear bounds for every neuron, backward passes only for
-the neurons those leave unstable (`layer_bounds`), each with three choices of the unstable
-ReLUs' lower slopes (any slope in [0, 1] gives a valid bound: the best per neuron is kept),
-intersected with the bounds of the box's parent (valid on the child too). The final bound
-takes the best of four slope choices per combination, then, for boxes still open, optimises
-the lower slopes of the best combination by projected gradient ascent (alpha-CROWN for the
-final bound: it approaches the triangle-relaxation LP over the same hidden bounds).
-Boxes are processed in batches (NumPy over a leading box axis), depth first: the
-newest boxes first, so a counterexample deep in the tree is reached early and the
-stack stays small.
+Incumbents: in every open box, candidate points (the box centre and the relaxation's
+minimising corners) are run through the network, and from the most promising of them a few
+projected signed-gradient steps inside the box descend on each clause's worst row, so that
+an unsafe set far smaller than the box, away from its centre and corners, is still reached
+as the boxes around it shrink. The best point seen (the smallest violation, the largest row
+of its best clause) is reported to `incumbent(x, violation)` when it improves; a point where
+a clause holds is returned as a witness, which the caller verifies with onnxruntime.
+
+Hidden-layer bounds (`layer_bounds`) are intersected with those of the box's parent (valid
+on the child too). The final bound takes the best of four slope choices per combination,
+then, for boxes still open, optimises the lower slopes of the best combination
+(`optimised_slope_bound`). Boxes are processed in batches (NumPy over a leading box axis),
+depth first: the newest boxes first, so a counterexample deep in the tree is reached early
+and the stack stays small.
 
 Float64 relaxation of the float32 network: the margin and the stated tolerance
 of DESIGN.md "Conventions" apply, as for the MILP encodings.
@@ -33,202 +33,28 @@ from __future__ import annotations
 
 import itertools
 import time
-from typing import Optional
 
 import numpy as np
 
-from ..compiler.nn.network import Dense, Relu
+from ..compiler.nn.forward import forward
+from ..compiler.nn.relax import FINAL_MODES, SLOPE_STEPS, backward_bound, layer_bounds, optimised_slope_bound, \
+    relu_relaxation
+from .clauses import violation
+from .falsify import descend
 
 MARGIN = 1e-7
 BATCH = 128
 ASPECT = 64.0
-# lower slopes of unstable ReLUs tried for hidden bounds and for the final bound; each is a
-# valid relaxation, none dominates (measured on ACAS Xu 3_3 property 2: with all three for
-# the hidden bounds and all four for the final bound, 4.9x fewer boxes at depth 25 of a
-# breadth-first search than with "adaptive" alone)
-HIDDEN_MODES = ("adaptive", "zero", "one")
-FINAL_MODES = ("adaptive", "zero", "one", "parallel")
-SLOPE_STEPS = 20  # projected gradient steps on the final bound's slopes, open boxes only
-
-
-def plain_relu_layers(net) -> Optional[list]:
-    """[(W, b), ...] when the network is Dense (Relu Dense)*, else None."""
-    layers = list(net.layers)
-    out = []
-    expect_dense = True
-    for layer in layers:
-        if expect_dense and isinstance(layer, Dense):
-            out.append((layer.W, layer.b))
-            expect_dense = False
-        elif not expect_dense and isinstance(layer, Relu):
-            expect_dense = True
-        else:
-            return None
-    return out if out and not expect_dense else None
-
-
-def _relax(l, u, mode: str = "adaptive"):
-    """Lower slope, upper slope and upper intercept of relu on [l, u] (elementwise).
-
-    The upper bound is the chord; the lower bound of an unstable ReLU is s*z for a slope s
-    in [0, 1]: "adaptive" 1 where u > -l else 0 (CROWN's choice), "zero", "one", or
-    "parallel" to the chord."""
-    active = l >= 0
-    unstable = (l < 0) & (u > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s = np.where(unstable, u / np.where(unstable, u - l, 1.0), 0.0)
-    up_s = np.where(active, 1.0, s)
-    up_c = np.where(unstable, -s * l, 0.0)
-    if mode == "adaptive":
-        lo_s = np.where(active | (unstable & (u > -l)), 1.0, 0.0)
-    elif mode == "zero":
-        lo_s = np.where(active, 1.0, 0.0)
-    elif mode == "one":
-        lo_s = np.where(active | unstable, 1.0, 0.0)
-    elif mode == "parallel":
-        lo_s = up_s
-    else:
-        raise ValueError(f"unknown slope choice {mode!r}")
-    return lo_s, up_s, up_c
-
-
-def _backward(C, layers, k, pre, lo, hi, C_x=None, mode: str = "adaptive"):
-    """Lower bounds [B, m] of C @ z_k (+ C_x @ x) over B boxes; z_k the k-th affine output.
-
-    C is [m, n_k] (the same rows for every box); C_x [m, n_x]. Also returns the input
-    coefficients [B, m, n_x] of the bound. `mode`: the lower slopes (see `_relax`)."""
-    W, b = layers[k]
-    B = lo.shape[0]
-    const = np.broadcast_to(C @ b, (B, C.shape[0])).copy()
-    lam = np.broadcast_to(C @ W, (B, C.shape[0], W.shape[1]))
-    for j in range(k - 1, -1, -1):
-        lo_s, up_s, up_c = (a[:, None, :] for a in _relax(*pre[j], mode))
-        pos, neg = np.maximum(lam, 0.0), np.minimum(lam, 0.0)
-        const += np.sum(neg * up_c, axis=2)
-        lam_z = pos * lo_s + neg * up_s
-        Wj, bj = layers[j]
-        const += lam_z @ bj
-        lam = lam_z @ Wj
-    if C_x is not None:
-        lam = lam + C_x
-    low = const + np.sum(np.maximum(lam, 0.0) * lo[:, None, :] + np.minimum(lam, 0.0) * hi[:, None, :], axis=2)
-    return low, lam
-
-
-def layer_bounds(layers, lo, hi, carried=None) -> list:
-    """[(l [B, n_k], u [B, n_k])] of every hidden pre-activation over B boxes.
-
-    `carried`: ([B, N], [B, N]) bounds of all N hidden neurons known to hold on each box
-    (its parent's), intersected with the new ones before they are used.
-
-    Forward linear bounds in the input (symbolic intervals: each neuron's bounds as linear
-    functions of x, cheap for few inputs) for every neuron, then backward passes (CROWN)
-    only for the neurons still unstable in some box of the batch: forward bounds alone
-    are far looser in deep layers (measured on ACAS Xu: 9x wider at layer 6), backward
-    passes for every neuron cost 9x the time. Layer by layer, so each layer's forward
-    bounds use the tightened relaxations of the layers before it."""
-    B, n_x = lo.shape
-    a_lo = a_up = np.broadcast_to(np.eye(n_x), (B, n_x, n_x))
-    c_lo = c_up = np.zeros((B, n_x))
-    mid, rad = 0.5 * (lo + hi), 0.5 * (hi - lo)
-    bounds = []
-    offset = 0
-    for k, (W, b) in enumerate(layers[:-1]):
-        n = W.shape[0]
-        Wp, Wn = np.maximum(W, 0.0), np.minimum(W, 0.0)
-        z_up_a = Wp @ a_up + Wn @ a_lo
-        z_up_c = c_up @ Wp.T + c_lo @ Wn.T + b
-        z_lo_a = Wp @ a_lo + Wn @ a_up
-        z_lo_c = c_lo @ Wp.T + c_up @ Wn.T + b
-        u = np.einsum("bnk,bk->bn", z_up_a, mid) + np.einsum("bnk,bk->bn", np.abs(z_up_a), rad) + z_up_c
-        l = np.einsum("bnk,bk->bn", z_lo_a, mid) - np.einsum("bnk,bk->bn", np.abs(z_lo_a), rad) + z_lo_c
-        if carried is not None:
-            l = np.maximum(l, carried[0][:, offset:offset + n])
-            u = np.minimum(u, carried[1][:, offset:offset + n])
-        if k > 0:
-            rows = np.flatnonzero(np.any((l < 0) & (u > 0), axis=0))
-            if len(rows):
-                eye = np.eye(n)[rows]
-                r = len(rows)
-                for mode in HIDDEN_MODES:
-                    low, _ = _backward(np.concatenate([eye, -eye]), layers, k, bounds, lo, hi, mode=mode)
-                    l[:, rows] = np.maximum(l[:, rows], low[:, :r])
-                    u[:, rows] = np.minimum(u[:, rows], -low[:, r:])
-        bounds.append((l, u))
-        offset += n
-        lo_s, up_s, up_c = _relax(l, u)
-        a_up, c_up = up_s[:, :, None] * z_up_a, up_s * z_up_c + up_c
-        a_lo, c_lo = lo_s[:, :, None] * z_lo_a, lo_s * z_lo_c
-    return bounds
-
-
-def optimised_slope_bound(c_y, c_x, c0, layers, pre, lo, hi, slopes, steps: int = SLOPE_STEPS):
-    """The best lower bound [B] of c_y.y + c_x.x + c0 (one row per box: c_y [B, n_y],
-    c_x [B, n_x], c0 [B]) over `steps` rounds of projected gradient ascent on the unstable
-    ReLUs' lower slopes, starting from `slopes` ([B, n_k] per hidden layer).
-
-    Every slope vector in [0, 1] gives a valid bound, so the best one seen is valid. The
-    bound is piecewise linear in the slopes; the gradient is taken in reverse through the
-    backward pass (a supergradient where a coefficient changes sign), steps are normalised
-    per box and shrink by 0.9 each round."""
-    K = len(layers) - 1
-    relaxed = [_relax(l, u) for l, u in pre]
-    unstable = [(l < 0) & (u > 0) for l, u in pre]
-    slopes = [np.where(m, s, r[0]) for s, m, r in zip(slopes, unstable, relaxed)]
-    best = np.full(lo.shape[0], -np.inf)
-    step = 0.5
-    W_out, b_out = layers[K]
-    for it in range(steps):
-        const = c_y @ b_out + c0
-        lam = c_y @ W_out
-        seen = []
-        for j in range(K - 1, -1, -1):
-            _, up_s, up_c = relaxed[j]
-            pos, neg = np.maximum(lam, 0.0), np.minimum(lam, 0.0)
-            lam_z = pos * slopes[j] + neg * up_s
-            const = const + np.sum(neg * up_c, axis=1) + lam_z @ layers[j][1]
-            seen.append((j, lam))
-            lam = lam_z @ layers[j][0]
-        lam = lam + c_x
-        best = np.maximum(best, const + np.sum(np.maximum(lam, 0.0) * lo + np.minimum(lam, 0.0) * hi, axis=1))
-        if it == steps - 1:
-            break
-        g = np.where(lam > 0, lo, hi)  # d bound / d (input coefficients)
-        grads = [None] * K
-        for j, lam_j in reversed(seen):  # from the input side back towards the output
-            _, up_s, up_c = relaxed[j]
-            g_z = g @ layers[j][0].T + layers[j][1]  # d bound / d lam_z
-            grads[j] = np.where(unstable[j], np.maximum(lam_j, 0.0) * g_z, 0.0)
-            g = np.where(lam_j > 0, slopes[j], up_s) * g_z + np.where(lam_j < 0, up_c, 0.0)
-        norm = np.max(np.stack([np.max(np.abs(gr), axis=1) for gr in grads]), axis=0)
-        scale = (step / np.maximum(norm, 1e-300))[:, None]
-        slopes = [np.where(m, np.clip(s + scale * gr, 0.0, 1.0), s) for s, m, gr in zip(slopes, unstable, grads)]
-        step *= 0.9
-    return best
-
-
-def forward(layers, x: np.ndarray) -> np.ndarray:
-    h = x
-    for i, (W, b) in enumerate(layers):
-        h = h @ W.T + b
-        if i < len(layers) - 1:
-            h = np.maximum(h, 0.0)
-    return h
-
-
-def _atom_rows(atoms, n_x, n_y):
-    """The atoms as arrays (cy [m, n_y], cx [m, n_x], c0 [m]), each meaning cy.y + cx.x + c0 <= 0."""
-    cy, cx, c0 = np.zeros((len(atoms), n_y)), np.zeros((len(atoms), n_x)), np.zeros(len(atoms))
-    for r, a in enumerate(atoms):
-        sign = 1.0 if a.op == "<=" else -1.0
-        for (kind, i), c in a.terms.items():
-            (cy if kind == "Y" else cx)[r, i] += sign * c
-        c0[r] = sign * a.const
-    return cy, cx, c0
+# incumbent descent per batch of boxes: from at most DESCENT_STARTS open boxes (those whose
+# candidates come closest to the clause), DESCENT_STEPS steps from 1/4 down to 1/100 of the
+# box's width (ACAS Xu: a few % of the search's time)
+DESCENT_STARTS = 32
+DESCENT_STEPS = 8
+DESCENT_FIRST, DESCENT_LAST = 0.25, 0.001
 
 
 def _combinations(m: int) -> np.ndarray:
-    """Non-negative weights [q, m]: each atom, each pair's mean, the mean of all."""
+    """Non-negative weights [q, m]: each row, each pair's mean, the mean of all."""
     rows = [np.eye(m)]
     if m > 1:
         pairs = list(itertools.combinations(range(m), 2))
@@ -241,44 +67,61 @@ def _combinations(m: int) -> np.ndarray:
     return np.concatenate(rows)
 
 
-def property_clauses(prop, rest, n_x, n_y) -> list:
-    """One `_Clause` per disjunct, each with the atoms every disjunct shares (`rest`)."""
-    rest_rows = _atom_rows(rest, n_x, n_y)
-    out = []
-    for atoms in (prop.disjuncts or [[]]):
-        cy, cx, c0 = _atom_rows(atoms, n_x, n_y)
-        out.append(_Clause(np.concatenate([rest_rows[0], cy]), np.concatenate([rest_rows[1], cx]),
-                           np.concatenate([rest_rows[2], c0])))
-    return out
-
-
 class _Clause:
-    def __init__(self, cy, cx, c0):
-        self.cy, self.cx, self.c0 = cy, cx, c0
+    """A clause's arrays and the combinations of its rows that the bounds try."""
+
+    def __init__(self, clause):
+        self.rows = tuple(np.asarray(a, np.float64) for a in clause)
+        cy, cx, c0 = self.rows
         weights = _combinations(len(c0)) if len(c0) else np.zeros((0, 0))
         self.wy, self.wx, self.w0 = weights @ cy, weights @ cx, weights @ c0
 
-    def holds(self, x, y):
-        """[P] whether every atom holds at each point."""
-        if not len(self.c0):
-            return np.ones(len(x), dtype=bool)
-        v = y @ self.cy.T + x @ self.cx.T + self.c0
-        return np.all(v <= 0, axis=1)
+    @property
+    def empty(self) -> bool:
+        return not len(self.rows[2])
 
 
-def input_branch_and_bound(prop, layers, x_lo, x_hi, rest, timeout: float, stop=None, progress=None):
-    """("unsat" | "sat" | "unknown", witness or None, boxes); `stop()` true ends the search
-    early (another member of the portfolio decided); `progress(boxes, proved)` is called
-    after every batch with the share of the input box's volume proved safe so far."""
-    n_x, n_y = len(x_lo), layers[-1][0].shape[0]
-    clauses = property_clauses(prop, rest, n_x, n_y)
-    spans = np.asarray(x_hi) > np.asarray(x_lo)
-    width0 = np.where(spans, np.asarray(x_hi) - np.asarray(x_lo), 1.0)
+class _Incumbent:
+    """The best point seen so far and its violation; reports improvements to `report`."""
+
+    def __init__(self, clauses: list, report=None):
+        self.clauses = clauses
+        self.report = report
+        self.x = None
+        self.value = np.inf
+
+    def offer(self, xs: np.ndarray, values: np.ndarray) -> bool:
+        """Take the best of the points xs (with their violations); whether a clause holds there."""
+        if not len(xs):
+            return False
+        i = int(np.argmin(values))
+        if values[i] < self.value:
+            self.x, self.value = xs[i].copy(), float(values[i])
+            if self.report is not None:
+                self.report(self.x.copy(), self.value)
+        return self.value <= 0
+
+
+def input_branch_and_bound(clauses: list, layers, x_lo, x_hi, timeout: float, stop=None, progress=None,
+                           incumbent=None):
+    """("unsat" | "sat" | "unknown", witness or None, boxes) for the property `clauses` (a list
+    of (cy, cx, c0) arrays, runtime/clauses.py) of the plain ReLU network `layers` on the
+    input box [x_lo, x_hi]. `stop()` true ends the search early (another member of the
+    portfolio decided); `progress(boxes, proved)` is called after every batch with the share
+    of the input box's volume proved safe so far; `incumbent(x, violation)` each time the
+    best point seen improves (violation <= 0: a witness)."""
+    n_x = len(x_lo)
+    if not clauses:
+        return "unsat", None, 0  # an empty disjunction holds nowhere
+    cls = [_Clause(c) for c in clauses]
+    best = _Incumbent([c.rows for c in cls], incumbent)
+    x_lo, x_hi = np.asarray(x_lo, np.float64), np.asarray(x_hi, np.float64)
+    spans = x_hi > x_lo
+    width0 = np.where(spans, x_hi - x_lo, 1.0)
     proved = 0.0
     n_hidden = sum(W.shape[0] for W, _ in layers[:-1])
     # each entry: a box (lo, hi) and the hidden bounds of its parent (all neurons, flat)
-    stack = [(np.asarray(x_lo, np.float64), np.asarray(x_hi, np.float64),
-              np.full(n_hidden, -np.inf), np.full(n_hidden, np.inf))]
+    stack = [(x_lo, x_hi, np.full(n_hidden, -np.inf), np.full(n_hidden, np.inf))]
     start = time.perf_counter()
     boxes = 0
     last = len(layers) - 1
@@ -294,8 +137,8 @@ def input_branch_and_bound(prop, layers, x_lo, x_hi, rest, timeout: float, stop=
         open_box = np.zeros(B, dtype=bool)
         split_score = np.zeros((B, n_x))
         candidates = [0.5 * (lo + hi)]
-        for cl in clauses:
-            if len(cl.w0) == 0:  # an empty clause holds everywhere: any point is a witness
+        for cl in cls:
+            if cl.empty:  # a clause without rows holds everywhere: any point is a witness
                 open_box[:] = True
                 continue
             safe, weight, corner_sign = _clause_safe(cl, layers, last, pre, lo, hi)
@@ -309,12 +152,8 @@ def input_branch_and_bound(prop, layers, x_lo, x_hi, rest, timeout: float, stop=
         if not open_box.any():
             continue
         idx = np.flatnonzero(open_box)
-        xs = np.concatenate([c[idx] for c in candidates])
-        ys = forward(layers, xs)
-        for cl in clauses:
-            hit = np.flatnonzero(cl.holds(xs, ys))
-            if len(hit):
-                return "sat", xs[hit[0]], boxes
+        if _search_incumbents(cls, layers, best, [c[idx] for c in candidates], lo[idx], hi[idx]):
+            return "sat", best.x, boxes
         lo, hi, split_score = lo[idx], hi[idx], split_score[idx]
         bounds_lo = np.concatenate([l[idx] for l, _ in pre], axis=1)
         bounds_hi = np.concatenate([u[idx] for _, u in pre], axis=1)
@@ -341,14 +180,37 @@ def input_branch_and_bound(prop, layers, x_lo, x_hi, rest, timeout: float, stop=
     return "unsat", None, boxes
 
 
+def _search_incumbents(cls: list, layers, best: _Incumbent, candidates: list, lo, hi) -> bool:
+    """Offer the open boxes' candidate points ([B, n_x] each), then descend from the best
+    candidate of each of the DESCENT_STARTS most promising boxes, per clause, inside its box.
+    Whether a clause holds at the best point."""
+    B = len(lo)
+    xs = np.concatenate(candidates)
+    ys = forward(layers, xs)
+    if best.offer(xs, violation(best.clauses, xs, ys)[0]):
+        return True
+    for cl in cls:
+        if cl.empty:
+            continue
+        v = np.max(ys @ cl.rows[0].T + xs @ cl.rows[1].T + cl.rows[2], axis=1).reshape(len(candidates), B)
+        pick = np.argmin(v, axis=0)  # each box's candidate closest to the clause
+        v_box = v[pick, np.arange(B)]
+        boxes = np.argsort(v_box)[:DESCENT_STARTS]
+        x0 = np.stack(candidates)[pick[boxes], boxes]
+        x, _ = descend(cl.rows, layers, x0, lo[boxes], hi[boxes], DESCENT_STEPS, DESCENT_FIRST, DESCENT_LAST)
+        if best.offer(x, violation(best.clauses, x, forward(layers, x))[0]):
+            return True
+    return False
+
+
 def _clause_safe(cl, layers, last, pre, lo, hi):
     """[B] whether the clause cannot hold in each box, [B, n_x] the weight of each input in
     its bound (for the split) and [B, n_x] coefficients whose signs give the bound's
-    minimising corner: the best combination of atoms under each slope choice, then optimised
+    minimising corner: the best combination of rows under each slope choice, then optimised
     slopes for the boxes that are still open."""
     B = lo.shape[0]
     rows = np.arange(B)
-    lows, lams = zip(*(_backward(cl.wy, layers, last, pre, lo, hi, C_x=cl.wx, mode=m) for m in FINAL_MODES))
+    lows, lams = zip(*(backward_bound(cl.wy, layers, last, pre, lo, hi, C_x=cl.wx, mode=m) for m in FINAL_MODES))
     lows = np.stack(lows) + cl.w0  # [modes, B, combinations]
     mode_best = np.argmax(lows, axis=0)  # [B, combinations]
     low = np.max(lows, axis=0)
@@ -365,7 +227,8 @@ def _clause_safe(cl, layers, last, pre, lo, hi):
         o = np.flatnonzero(~safe)
         sub = [(l[o], u[o]) for l, u in pre]
         # start each box from the lower slopes of its best choice so far
-        start = [np.stack([_relax(l, u, m)[0] for m in FINAL_MODES])[m_best[o], np.arange(len(o))] for l, u in sub]
+        start = [np.stack([relu_relaxation(l, u, m)[0] for m in FINAL_MODES])[m_best[o], np.arange(len(o))]
+                 for l, u in sub]
         refined = optimised_slope_bound(cl.wy[best[o]], cl.wx[best[o]], cl.w0[best[o]], layers, sub,
                                         lo[o], hi[o], start)
         safe[o] = refined > MARGIN

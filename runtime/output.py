@@ -1,4 +1,4 @@
-"""Write files and run folders atomically: build them beside the target, then rename.
+"""Run folders: what `pgenc solve --out` writes, atomically (core.files.atomic_folder).
 
 Layout: spec.pgen, manifest.json, result.json, one CSV and NPY per variable.
 """

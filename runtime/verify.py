@@ -1,8 +1,9 @@
 """The independent verifier: evaluate the spec itself on a decoded solution.
 
 This module shares no logic with the encoder: it walks the AST with NumPy
-values, runs every network with onnxruntime, and checks each `require`,
-each domain, each `select` and the objective directly.
+values, applies each function by its atom's direct evaluation (`compiler.atoms`;
+a network runs in onnxruntime), and checks each `require`, each domain, each
+`select` and the objective directly.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..compiler.nn.session import run_network
+from ..compiler.atoms import atom_of, call_site
 from ..core.options import DEFAULT_TOLERANCE
 from ..dsl import ast as A
 from ..dsl.printer import constraint_text, stmt_text
@@ -71,29 +72,13 @@ class Evaluator:
                         key.append(int(self.eval(idx, env)))
                 return np.asarray(base[tuple(key)])
             case A.Call():
-                if e.func in self.checked.nets:
-                    x = self.eval(e.args[0], env)
-                    out = run_network(self.checked.nets[e.func].path, x.reshape(-1))
-                    return out.astype(np.float64)
                 args = [self.eval(a, env) for a in e.args]
-                if e.func == "sum":
-                    return np.asarray(np.sum(args[0]))
-                if e.func == "abs":
-                    return np.abs(args[0])
-                if e.func == "norm1":
-                    return np.asarray(np.sum(np.abs(args[0])))
-                if e.func in ("max", "min"):
-                    f = np.max if e.func == "max" else np.min
-                    if len(args) == 1:
-                        return np.asarray(f(args[0]))
-                    return np.asarray(f([float(np.asarray(a).reshape(-1)[0]) for a in args]))
+                atom = atom_of(e.func, self.checked.nets)
+                return atom.evaluate(call_site(e, self.checked.nets), args)
             case A.Generator():
                 parts = [self.eval(e.body, inner) for inner in self.envs(e.iters, env)]
-                if e.func == "sum":
-                    return np.sum(parts, axis=0)
-                vals = [float(np.asarray(p).reshape(-1)[0]) for p in parts] if all(np.size(p) == 1 for p in parts) \
-                    else np.concatenate([np.asarray(p).reshape(-1) for p in parts])
-                return np.asarray(np.max(vals) if e.func == "max" else np.min(vals))
+                atom = atom_of(e.func, self.checked.nets).reduction
+                return atom.evaluate(call_site(e, self.checked.nets), parts)
         raise ValueError(f"cannot evaluate {type(e).__name__}")
 
     def envs(self, iters, env):

@@ -1,134 +1,153 @@
-"""Run one backend in its own process: a hard timeout and crash isolation.
+"""Run a job in a solver worker process: a hard timeout and crash isolation.
 
-OR-Tools and python-mip's CBC cannot be loaded in one process (measured:
-undefined symbol in libOsiClp), so every native backend runs in a fresh
-spawned worker; the parent never imports a solver library.
+OR-Tools and python-mip's CBC cannot be loaded in one process (measured: undefined symbol
+in libOsiClp), so every native backend runs in a fresh worker; the parent never imports a
+solver library. A worker is a subprocess of pgen's own entry point
+(`python -m pgen.runtime.worker_main`, see there for the protocol), not a multiprocessing
+child: spawn children re-import the caller's main module (a script without an
+`if __name__ == "__main__":` guard got `termination: error`), and a daemonic process (a
+multiprocessing.Pool or Dask worker) may not start them at all.
+
+A job is any picklable object with `run()`; its return value comes back to the parent.
+`BackendJob` is one backend call; other layers define their own jobs (runtime.jobs).
 """
 from __future__ import annotations
 
-import multiprocessing as mp
+import pickle
+import subprocess
+import sys
+import threading
 import time
-import traceback
 
+from ..compiler.backends import call_backend
 from ..core.options import SolveOptions
 from ..core.results import ERROR, TIMEOUT, RawResult
-from ..compiler.backends import call_backend, choose_backend
-from ..core.errors import PgenError
 
 GRACE_SECONDS = 15.0  # start-up and model building on top of the solver's own limit
+EXIT_WAIT_SECONDS = 5.0  # after its reply, a worker that does not exit is killed
 
 
-def _reply(conn, work) -> None:
-    """Send ("ok", work()) to the parent, or ("error", message): never a crash. A PgenError
-    is a user-facing message already: it goes without a traceback."""
-    try:
-        conn.send(("ok", work()))
-    except PgenError as e:
-        conn.send(("error", str(e)))
-    except Exception as e:
-        conn.send(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"))
-    finally:
-        conn.close()
+class BackendJob:
+    """One backend call in a worker: solve the model (a RawResult) or dump it (text).
+    `passes`: IR passes applied before the backend's own chain (e.g. no-good cuts)."""
+
+    def __init__(self, backend: str, model, action: str = "solve", options: SolveOptions | None = None,
+                 fmt: str = "", passes: tuple = ()):
+        self.backend, self.model, self.action, self.fmt = backend, model, action, fmt
+        self.options = options or SolveOptions()
+        self.passes = tuple(passes)
+
+    def run(self) -> RawResult | str:
+        return call_backend(self.backend, self.model, self.action, self.options, self.fmt, passes=self.passes)
 
 
-def _child(conn, backend_name: str, model, action: str, options: SolveOptions, fmt: str) -> None:
-    _reply(conn, lambda: call_backend(backend_name, model, action, options, fmt))
-
-
-def _child_vnnlib(conn, prop_path: str, net_path: str, options: SolveOptions) -> None:
-    """Lower a VNNLIB problem and solve it with the automatic backend, all in the worker:
-    lowering ACAS Xu (LP bound tightening) takes seconds that the parent's branch and bound
-    would otherwise lose. Sends (raw result, model, backend, var_base)."""
-
-    def work():
-        from ..api import load_vnnlib
-
-        start = time.perf_counter()
-        problem = load_vnnlib(prop_path, net_path)
-        model = problem.model
-        name = choose_backend(model)
-        # the parent's limit covers the lowering too
-        options.timeout = max(1.0, options.timeout - (time.perf_counter() - start))
-        return call_backend(name, model, "solve", options, ""), model, name, problem.var_base
-
-    _reply(conn, work)
+def _command(verbose: bool) -> list[str]:
+    # -P: the caller's working folder must not shadow modules in the worker (a folder named
+    # `pgen`, a user's `numpy.py`); the parent's sys.path follows at the end instead
+    return [sys.executable, "-P", "-m", "pgen.runtime.worker_main"] + (["--verbose"] if verbose else [])
 
 
 class WorkerRun:
-    """One backend call in a spawned process, started at once; `peek()` polls without
-    blocking, `result()` waits (at most the timeout plus GRACE_SECONDS), `cancel()` kills.
-    Lets the parent do other work (the VNNLIB portfolio's input splitting) meanwhile.
-    `WorkerRun.vnnlib` lowers a VNNLIB problem in the worker as well (see `_child_vnnlib`)."""
+    """A job in a worker process, started at once. `peek()` polls without blocking,
+    `result()` waits (at most `timeout` plus GRACE_SECONDS, then kills), `cancel()` kills.
+    Both give the job's return value, or a RawResult with ERROR or TIMEOUT when the worker
+    failed (the job raised, crashed, was killed or sent an answer that cannot be read):
+    never an exception. Lets the parent do other work meanwhile (the VNNLIB portfolio's
+    input splitting). `backend` names the worker in those messages; `verbose` lets the
+    solver's log through to stderr."""
 
-    def __init__(self, backend_name: str, model, action: str = "solve", options: SolveOptions | None = None,
-                 fmt: str = "", _target=None, _args=None):
-        self.backend_name, self.action = backend_name, action
-        self.options = options or SolveOptions()
-        ctx = mp.get_context("spawn")
-        self._conn, child = ctx.Pipe(duplex=False)
-        if _target is None:
-            _target, _args = _child, (backend_name, model, action, self.options, fmt)
-        self._proc = ctx.Process(target=_target, args=(child,) + tuple(_args), daemon=True)
+    def __init__(self, job, timeout: float, backend: str = "solver", verbose: bool = False):
+        self.backend = backend
         self._start = time.perf_counter()
-        self._proc.start()
-        child.close()
-        self._message = None
-        self._received = False
-
-    @classmethod
-    def vnnlib(cls, prop_path: str, net_path: str, options: SolveOptions) -> "WorkerRun":
-        """Lower and solve in the worker; a result is (raw, model, backend, var_base), or a RawResult with ERROR/TIMEOUT when the worker failed."""
-        return cls("auto", None, "vnnlib", options, _target=_child_vnnlib,
-                   _args=(str(prop_path), str(net_path), options))
-
-    def _receive(self, wait: float) -> None:
-        if self._received:
+        self._deadline = self._start + timeout + GRACE_SECONDS
+        self._outcome = None  # the job's answer or a failure, once known
+        self._reply = b""
+        self._proc = None
+        try:
+            # the parent's sys.path travels ahead of the job: the worker adds it to its own,
+            # so it can import the module that defines the job
+            payload = pickle.dumps([p for p in sys.path if isinstance(p, str)]) + pickle.dumps(job)
+        except Exception as e:
+            self._outcome = self._failure(ERROR, f"the job could not be sent to the {backend} worker: {e}")
             return
-        if self._conn.poll(wait):
-            try:
-                self._message = self._conn.recv()
-            except EOFError:
-                self._message = None
-            self._received = True
-        elif not self._proc.is_alive():
-            self._received = True  # died without a word
+        try:
+            self._proc = subprocess.Popen(_command(verbose), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        except OSError as e:
+            self._outcome = self._failure(ERROR, f"the {backend} worker could not start: {e}")
+            return
+        # a thread, as a large job fills the pipe until the worker has started and reads it
+        self._reader = threading.Thread(target=self._talk, args=(payload,), daemon=True)
+        self._reader.start()
+
+    def _talk(self, payload: bytes) -> None:
+        """In a thread: send the job, then read the whole reply, up to the worker closing its end."""
+        try:
+            with self._proc.stdin as stdin:
+                stdin.write(payload)
+        except OSError:
+            pass  # the worker died before reading its job: its exit code tells why
+        with self._proc.stdout as stdout:
+            self._reply = stdout.read()
 
     def peek(self):
-        """The result if the worker has finished, else None (never blocks)."""
-        self._receive(0)
-        return self._finish() if self._received else None
+        """The answer if the worker has finished (or run past its time), else None; never blocks."""
+        if self._outcome is None and (not self._reader.is_alive() or time.perf_counter() >= self._deadline):
+            self._settle()
+        return self._outcome
 
     def result(self):
-        limit = self.options.timeout + GRACE_SECONDS
-        self._receive(max(0.0, limit - (time.perf_counter() - self._start)))
-        return self._finish()
+        """Wait for the answer (at most until the deadline)."""
+        if self._outcome is None:
+            self._reader.join(max(0.0, self._deadline - time.perf_counter()))
+            self._settle()
+        return self._outcome
 
     def cancel(self) -> None:
-        if self._proc.is_alive():
+        """Kill the worker (if it still runs); its answer becomes an ERROR result."""
+        if self._outcome is None:
             self._proc.kill()
-        self._proc.join()
+            self._reap()
+            self._outcome = self._failure(ERROR, f"the {self.backend} worker was cancelled")
 
-    def _finish(self):
-        self._proc.join(timeout=5)
-        if self._proc.is_alive():
+    def _settle(self) -> None:
+        timed_out = self._reader.is_alive()  # no end of reply by the deadline
+        if timed_out:
             self._proc.kill()
-            self._proc.join()
+        self._reap()
+        self._outcome = self._decoded(timed_out)
+
+    def _reap(self) -> None:
+        self._reader.join()
+        try:
+            self._proc.wait(timeout=EXIT_WAIT_SECONDS)
+        except subprocess.TimeoutExpired:  # replied, then hung on its way out
+            self._proc.kill()
+            self._proc.wait()
+
+    def _decoded(self, timed_out: bool):
         wall = time.perf_counter() - self._start
-        name = self.backend_name
-        if self._message is None:
-            if wall >= self.options.timeout + GRACE_SECONDS:
-                return RawResult(TIMEOUT, wall=wall, backend=name,
-                                 message=f"the {name} worker was stopped after {wall:.0f} s")
-            return RawResult(ERROR, wall=wall, backend=name,
-                             message=f"the {name} worker died (exit code {self._proc.exitcode})")
-        status, payload = self._message
-        if status == "error":
-            if self.action == "dump":
-                raise RuntimeError(payload)
-            return RawResult(ERROR, wall=wall, backend=name, message=payload)
-        return payload
+        if timed_out:
+            return self._failure(TIMEOUT, f"the {self.backend} worker was stopped after {wall:.0f} s")
+        if not self._reply:
+            return self._failure(ERROR, f"the {self.backend} worker died (exit code {self._proc.returncode})")
+        try:
+            status, payload = pickle.loads(self._reply)
+        except Exception as e:
+            return self._failure(ERROR, f"the {self.backend} worker's answer could not be read: {e}")
+        return self._failure(ERROR, payload) if status == "error" else payload
+
+    def _failure(self, termination, message: str) -> RawResult:
+        return RawResult(termination, wall=time.perf_counter() - self._start, backend=self.backend,
+                         message=message)
 
 
 def run_in_worker(backend_name: str, model, action: str = "solve", options: SolveOptions | None = None,
                   fmt: str = "") -> RawResult | str:
-    return WorkerRun(backend_name, model, action, options, fmt).result()
+    """One backend call in a worker: a RawResult (failures too) for `solve`; the model text
+    for `dump`, or a RuntimeError with the worker's message."""
+    options = options or SolveOptions()
+    job = BackendJob(backend_name, model, action, options, fmt)
+    out = WorkerRun(job, options.timeout, backend_name, options.verbose).result()
+    if action == "dump" and not isinstance(out, str):
+        raise RuntimeError(out.message)
+    return out

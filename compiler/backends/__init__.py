@@ -1,5 +1,10 @@
 """Backends, one small class each, and the one way to call them.
 
+Every backend names the IR passes its model goes through (`Backend.passes`); this module
+applies them before `refusal` and `emit` and maps the solver's answer back through their
+inverses after `solve`, in one place (`_prepared`, `_inverted`), so no backend and no caller
+undoes a pass by hand.
+
 Importing this package loads no native solver: each backend imports its library inside its
 methods, and `call_backend` is meant to run in a worker process of its own (OR-Tools and
 CBC cannot share a process; see runtime.worker).
@@ -10,7 +15,8 @@ from ...core.errors import PgenError
 from ...core.options import SolveOptions
 from ...core.results import RawResult
 from .. import ir
-from ..reductions import eliminate_threshold_reals
+from ..passes.chain import Chain, Inverses
+from ..passes.threshold import eliminate_threshold_reals
 from .base import Backend
 from .cpsat_backend import CpSatBackend
 from .mip_backend import CbcBackend, HighsBackend
@@ -23,12 +29,36 @@ def get_backend(name: str) -> Backend:
     return BACKENDS[name]
 
 
-def _prepared(backend: Backend, model: ir.Model):
-    """(model the backend takes, inverse or None): a backend without real variables gets the
-    model with threshold-decided reals eliminated (a binarized network over a real box)."""
-    if ir.REAL in backend.capabilities:
-        return model, None
-    return eliminate_threshold_reals(model)
+def _prepared(backend: Backend, model: ir.Model, passes: tuple = ()) -> tuple[ir.Model, Inverses]:
+    """(the model `backend` takes, the inverse back to `model`): the caller's `passes` (e.g.
+    no-good cuts, which speak of `model`'s variables) and then the backend's own chain. A
+    pass that cannot transform the model exactly raises PgenError E030, naming the backend."""
+    try:
+        return Chain(tuple(passes) + tuple(backend.passes)).apply(model)
+    except PgenError as e:
+        if e.code != "E030":
+            raise
+        raise PgenError("E030", f"backend `{backend.name}` {e.message}", hint=e.hint) from None
+
+
+def _refusal(backend: Backend, model: ir.Model) -> str | None:
+    """Why `backend` cannot take `model` (after its passes), or None."""
+    try:
+        prepared, _ = _prepared(backend, model)
+    except PgenError as e:
+        return e.message
+    return backend.refusal(prepared)
+
+
+def _inverted(raw: RawResult, inverse: Inverses) -> RawResult:
+    """The solver's answer about the prepared model, as an answer about the original one."""
+    if raw.values is not None:
+        raw.values = inverse.invert(raw.values)
+    if raw.objective is not None:
+        raw.objective = inverse.objective(raw.objective)
+    if raw.bound is not None:
+        raw.bound = inverse.objective(raw.bound)
+    return raw
 
 
 def choose_backend(model: ir.Model) -> str:
@@ -40,7 +70,7 @@ def choose_backend(model: ir.Model) -> str:
     order = ["cpsat", "highs", "cbc", "z3"] if (ir.REAL not in kinds and has_reified) else ["highs", "cbc", "z3", "cpsat"]
     for name in order:
         b = BACKENDS[name]
-        if b.available() and b.refusal(_prepared(b, model)[0]) is None:
+        if b.available() and _refusal(b, model) is None:
             return name
     raise PgenError("E030", "no installed backend can take this model")
 
@@ -52,25 +82,25 @@ def check_backend(name: str, model: ir.Model) -> None:
     b = BACKENDS[name]
     if not b.available():
         raise PgenError("E030", f"backend `{name}` is not installed (Python module `{b.module}` is missing)")
-    why = b.refusal(_prepared(b, model)[0])
+    prepared, _ = _prepared(b, model)
+    why = b.refusal(prepared)
     if why:
         raise PgenError("E030", why)
 
 
 def call_backend(name: str, model: ir.Model, action: str = "solve", options: SolveOptions | None = None,
-                 fmt: str = "") -> RawResult | str:
-    """Prepare the model for backend `name`, emit it, and solve it (values mapped back to the
-    model's own variables) or dump it as text. Loads the native library: call it in a worker."""
+                 fmt: str = "", passes: tuple = ()) -> RawResult | str:
+    """Prepare the model for backend `name` (the caller's `passes`, then the backend's own),
+    emit it, and solve it (values, objective and bound mapped back to `model`'s own
+    variables) or dump it as text. Loads the native library: call it in a worker."""
     backend = get_backend(name)
-    prepared, inverse = _prepared(backend, model)
+    prepared, inverse = _prepared(backend, model, passes)
     native = backend.emit(prepared)
     if action == "dump":
         return backend.dump(native, fmt)
     raw = backend.solve(native, options or SolveOptions())
     raw.backend = name
-    if raw.values is not None and inverse is not None:
-        raw.values = inverse.invert(raw.values)
-    return raw
+    return _inverted(raw, inverse)
 
 
 __all__ = ["Backend", "BACKENDS", "get_backend", "choose_backend", "check_backend", "call_backend"]

@@ -1,17 +1,16 @@
-"""The backend interface and the raw result every backend returns.
+"""The backend interface.
 
-A backend is one small class: `available()`, `capabilities`, `refusal(model)`,
-`emit(model)`, `dump(native, fmt)`, `solve(native, options)`. Native
-libraries are imported inside the methods, so importing this package loads
-no solver (OR-Tools and CBC cannot share a process; see runtime.worker).
+A backend is one small class: `available()`, `capabilities`, `passes` (the IR passes
+its model goes through first, see compiler.passes), `refusal(model)`, `emit(model)`,
+`dump(native, fmt)`, `solve(native, options)`. `refusal` and `emit` see the model after
+the passes; `solve` answers in its variables, and compiler.backends maps the answer back.
+Native libraries are imported inside the methods, so importing this package loads no
+solver (OR-Tools and CBC cannot share a process; see runtime.worker).
 """
 from __future__ import annotations
 
 import importlib.util
-import math
 from typing import Optional
-
-import numpy as np
 
 from ...core.options import SolveOptions
 from ...core.results import RawResult
@@ -23,6 +22,7 @@ class Backend:
     module = ""             # the Python module whose presence makes it available
     capabilities: frozenset = frozenset()   # subset of {"real", "int", "bool"}
     formats: tuple = ()     # export formats for `pgenc compile`
+    passes: tuple = ()      # IR passes applied, in order, before refusal and emit
 
     def available(self) -> bool:
         return importlib.util.find_spec(self.module) is not None
@@ -66,60 +66,6 @@ def unique_names(model: ir.Model) -> list:
         seen[base] = n + 1
         names.append(base if n == 0 else f"{base}__{n}")
     return names
-
-
-def big_m_rows(model: ir.Model, con) -> list:
-    """Reified and indicator constraints as plain linear rows (exact big-M).
-
-    Returns [(Lin, sense, rhs)] with the literal's variable in the Lin. The
-    bounds come from the variables' boxes; an unbounded side is an error.
-    """
-    lb, ub = model.bounds_arrays()
-    L, U = con.expr.bounds(lb, ub)
-    rows = []
-    if isinstance(con, ir.ReifiedCon):
-        expr, t = con.expr, con.rhs
-        if con.sense == ir.LE:  # y <-> e <= t  ==  y <-> -e >= -t
-            expr = ir.Lin(expr.idx, -expr.coef, 0.0)
-            L, U, t = -U, -L, -t
-        if not (np.all(expr.coef == np.round(expr.coef))):
-            raise ValueError(f"reified constraint from {con.origin} is not integral; cannot negate it exactly")
-        if not (math.isfinite(L) and math.isfinite(U)):
-            raise ValueError(f"reified constraint from {con.origin} has an unbounded side")
-        t_int = math.ceil(t - 1e-9)
-        # y = 1 -> e >= t : e - (t - L) y >= L
-        rows.append((_with(expr, con.b, -(t_int - L)), ir.GE, L))
-        # y = 0 -> e <= t - 1 : e - (U - t + 1) y <= t - 1
-        rows.append((_with(expr, con.b, -(U - t_int + 1)), ir.LE, t_int - 1))
-        return rows
-    # indicator: lit -> e sense rhs, lit = b (value 1) or 1 - b (value 0)
-    senses = [ir.LE, ir.GE] if con.sense == ir.EQ else [con.sense]
-    for sense in senses:
-        if sense == ir.LE:
-            if con.M is None and not math.isfinite(U):
-                raise ValueError(f"implication from {con.origin} needs a finite upper bound on its expression")
-            m = con.M if con.M is not None else max(U - con.rhs, 0.0)
-            # e <= rhs + m (1 - lit)
-            if con.value == 1:
-                rows.append((_with(con.expr, con.b, m), ir.LE, con.rhs + m))
-            else:
-                rows.append((_with(con.expr, con.b, -m), ir.LE, con.rhs))
-        else:
-            if con.M is None and not math.isfinite(L):
-                raise ValueError(f"implication from {con.origin} needs a finite lower bound on its expression")
-            m = con.M if con.M is not None else max(con.rhs - L, 0.0)
-            # e >= rhs - m (1 - lit)
-            if con.value == 1:
-                rows.append((_with(con.expr, con.b, -m), ir.GE, con.rhs - m))
-            else:
-                rows.append((_with(con.expr, con.b, m), ir.GE, con.rhs))
-    return rows
-
-
-def _with(expr: ir.Lin, var: int, coef: float) -> ir.Lin:
-    terms = dict(zip(expr.idx.tolist(), expr.coef.tolist()))
-    terms[var] = terms.get(var, 0.0) + coef
-    return ir.Lin.of(terms)
 
 
 def constant_row_holds(con: "ir.LinearCon") -> bool:

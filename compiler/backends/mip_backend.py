@@ -1,4 +1,5 @@
-"""CBC and HiGHS through python-mip. Reified and indicator constraints become exact big-M rows."""
+"""CBC and HiGHS through python-mip. Reified and indicator constraints reach it as exact
+big-M rows (passes.big_m)."""
 from __future__ import annotations
 
 import os
@@ -10,13 +11,15 @@ import numpy as np
 from ...core.options import SolveOptions
 from ...core.results import ERROR, FEASIBLE, INFEASIBLE, OPTIMAL, TIMEOUT, UNKNOWN, RawResult
 from .. import ir
-from .base import Backend, big_m_rows, constant_row_holds, unique_names
+from ..passes.big_m import linearize_implications
+from .base import Backend, constant_row_holds, unique_names
 
 
 class MipBackend(Backend):
     module = "mip"
     capabilities = frozenset({ir.REAL, ir.INT, ir.BOOL})
     formats = ("lp", "mps")
+    passes = (linearize_implications,)
     solver_name = ""
 
     def emit(self, model: ir.Model):
@@ -43,16 +46,15 @@ class MipBackend(Backend):
                 m.add_constr(e == rhs, name=name)
 
         for k, con in enumerate(model.constraints):
-            if isinstance(con, ir.LinearCon):
-                if len(con.expr.idx) == 0:
-                    if not constant_row_holds(con):  # a false constant row: infeasible
-                        z = m.add_var(name=f"false_{k}", lb=0.0, ub=0.0)
-                        m.add_constr(z >= 1, name=f"c{k}")
-                    continue
-                add(con.expr, con.sense, con.rhs, f"c{k}")
-            else:
-                for j, (lin, sense, rhs) in enumerate(big_m_rows(model, con)):
-                    add(lin, sense, rhs, f"c{k}_{j}")
+            if not isinstance(con, ir.LinearCon):
+                raise TypeError(f"{type(con).__name__} reached backend {self.name}: its passes must linearize it")
+            name = con.name or f"c{k}"
+            if len(con.expr.idx) == 0:
+                if not constant_row_holds(con):  # a false constant row: infeasible
+                    z = m.add_var(name=f"false_{k}", lb=0.0, ub=0.0)
+                    m.add_constr(z >= 1, name=name)
+                continue
+            add(con.expr, con.sense, con.rhs, name)
         obj = model.objective
         if obj is not None and obj.sense is not None:
             m.objective = mip.minimize(expr(obj.expr)) if obj.sense == "min" else mip.maximize(expr(obj.expr))

@@ -21,6 +21,7 @@ class Z3Backend(Backend):
     module = "z3"
     capabilities = frozenset({ir.REAL, ir.INT, ir.BOOL})
     formats = ("smt2",)
+    passes = ()  # native implications and exact rationals: the IR as it is
 
     def refusal(self, model: ir.Model):
         # Mixed integer/real arithmetic (LIRA) with an objective: z3's Optimize timed out

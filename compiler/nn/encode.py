@@ -1,7 +1,11 @@
 """Network -> IR constraints, exactly (DESIGN.md "Encodings").
 
-ReLU: big-M with interval-arithmetic bounds under the spec's own input
-domain; stably active / inactive neurons get no binary. Binarized layers:
+ReLU: big-M with per-neuron bounds under the spec's own input domain, the
+tightest of what is available, intersected: interval arithmetic on the model's
+variable bounds, the network's linear relaxation (CROWN, `relax.layer_bounds`)
+over the box of the variables that feed it (plain ReLU networks), then LP over
+the model built so far (`BoundBudget`). Stably active / inactive neurons get
+no binary. Binarized layers:
 one reified cardinality constraint per neuron, thresholds found by running
 the graph's own float32 tail on every reachable pre-activation value.
 """
@@ -14,7 +18,10 @@ import numpy as np
 from ...core.errors import PgenError
 from .. import ir
 from ..affine import Aff
+from ..bounds import widened
+from .forward import plain_relu_layers
 from .network import Dense, Network, RealStep, Relu, Step
+from .relax import layer_bounds
 
 # Bounds from float64 interval arithmetic are widened by this relative margin so
 # that rounding can never cut off a reachable value (a looser big-M stays exact).
@@ -22,7 +29,8 @@ BOUND_MARGIN = 1e-9
 
 
 class BoundBudget:
-    """How ReLU bounds are found: "interval" only, or "lp" (interval, then LP) within a time budget."""
+    """How ReLU bounds are found: "interval" only, or "lp" (interval and linear relaxation,
+    then LP within a time budget)."""
 
     def __init__(self, mode: str = "lp", seconds: float = 20.0):
         self.mode = mode
@@ -33,12 +41,13 @@ class BoundBudget:
 def encode_network(net: Network, x: Aff, model: ir.Model, label: str, origin: str,
                    budget: BoundBudget | None = None) -> Aff:
     budget = budget or BoundBudget("interval")
+    relaxed = iter(relaxation_bounds(net, x, model) or []) if budget.mode == "lp" else iter([])
     h = x
     for li, layer in enumerate(net.layers):
         if isinstance(layer, Dense):
             h = h.matmul(layer.W, layer.b)
         elif isinstance(layer, Relu):
-            h = _relu(h, model, f"{label}.relu{li}", origin, budget)
+            h = _relu(h, model, f"{label}.relu{li}", origin, budget, next(relaxed, None))
         elif isinstance(layer, Step):
             h = _step(net, layer, h, model, f"{label}.bin{li}", origin)
         elif isinstance(layer, RealStep):
@@ -122,13 +131,41 @@ def _widened_bounds(h: Aff, model: ir.Model):
     return lo, hi
 
 
-def _relu(h: Aff, model: ir.Model, label: str, origin: str, budget: BoundBudget) -> Aff:
+def relaxation_bounds(net: Network, x: Aff, model: ir.Model):
+    """[(l, u)] per hidden layer: bounds on the pre-activations of a plain ReLU network from
+    its linear relaxation over the box of the model variables its input `x` reads (x = A v + c,
+    the first layer composed with A, so relations between inputs are kept), widened like LP
+    bounds for float rounding; None when the network is not plain ReLU or the box is not finite."""
+    layers = plain_relu_layers(net)
+    if layers is None or len(layers) < 2:
+        return None
+    cols = np.unique(x.A.indices)
+    if not len(cols):
+        return None  # a constant input: interval arithmetic is exact
+    lb, ub = model.bounds_arrays()
+    v_lo, v_hi = lb[cols], ub[cols]
+    if not (np.all(np.isfinite(v_lo)) and np.all(np.isfinite(v_hi))):
+        return None
+    A = x.A[:, cols].toarray()
+    W, b = layers[0]
+    composed = [(W @ A, W @ x.c + b)] + list(layers[1:])
+    pre = layer_bounds(composed, v_lo[None, :], v_hi[None, :])
+    return [widened(l[0], u[0]) for l, u in pre]
+
+
+def _relu(h: Aff, model: ir.Model, label: str, origin: str, budget: BoundBudget, relaxed=None) -> Aff:
+    """`relaxed`: (lo, hi) known to hold for these pre-activations (the linear relaxation's),
+    intersected with the interval bounds."""
     lo, hi = _widened_bounds(h, model)
     if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
         raise PgenError("E016", "a network input has no finite bounds, so its ReLU neurons cannot be encoded exactly",
                         hint="give every variable that feeds a network a finite domain, e.g. `in [0, 1]`")
     lins = h.lins()
+    n_interval = int(np.sum((lo < 0) & (hi > 0)))
+    if relaxed is not None:
+        lo, hi = np.maximum(lo, relaxed[0]), np.minimum(hi, relaxed[1])
     unstable = np.flatnonzero((lo < 0) & (hi > 0))
+    n_relaxed = len(unstable)
     # over a bare box an LP gives the interval bound again: only worth it once rows exist
     if budget.mode == "lp" and len(unstable) and model.constraints and budget.seconds > 0:
         import time
@@ -160,7 +197,9 @@ def _relu(h: Aff, model: ir.Model, label: str, origin: str, budget: BoundBudget)
             model.constraints.append(ir.IndicatorCon(z, 0, ir.Lin.of({y: 1.0}), ir.LE, 0.0, origin, M=float(hi[k])))
             out.append(ir.Lin(np.array([y], np.int64), np.array([1.0]), 0.0))
     model.notes.append(f"{label}: {len(lins)} neurons, {n_unstable} unstable (binary), "
-                       f"{int(np.sum(hi <= 0))} stably inactive, {int(np.sum((lo >= 0) & (hi > 0)))} stably active")
+                       f"{int(np.sum(hi <= 0))} stably inactive, {int(np.sum((lo >= 0) & (hi > 0)))} stably active; "
+                       f"stabilised beyond interval bounds: {n_interval - n_relaxed} by the linear relaxation, "
+                       f"{n_relaxed - n_unstable} by LP")
     return Aff.of_lins(out, (len(out),), len(model.vars))
 
 

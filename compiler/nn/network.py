@@ -18,6 +18,8 @@ from typing import Optional
 
 import numpy as np
 
+from .session import model_session
+
 
 @dataclass
 class Dense:
@@ -52,7 +54,7 @@ class Step:
         Returns +1 / 0 / -1 per entry: the sign of the tail's output, with
         the graph's tie rule applied by the caller.
         """
-        sess = _tail_session(self.tail)
+        sess = model_session(self.tail, optimise=False)
         v = sess.run(None, {"s": s_values.astype(np.float32)})[0]
         return np.sign(v).astype(np.int8)
 
@@ -71,22 +73,8 @@ class RealStep:
         return self.n
 
     def values(self, s_values: np.ndarray) -> np.ndarray:
-        sess = _tail_session(self.tail)
+        sess = model_session(self.tail, optimise=False)
         return sess.run(None, {"s": s_values.astype(np.float32)})[0]
-
-
-_SESSIONS: dict = {}
-
-
-def _tail_session(model_bytes: bytes):
-    import onnxruntime as ort
-
-    key = hash(model_bytes)
-    if key not in _SESSIONS:
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        _SESSIONS[key] = ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"])
-    return _SESSIONS[key]
 
 
 @dataclass

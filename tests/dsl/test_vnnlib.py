@@ -138,3 +138,70 @@ def test_auto_tries_sampling_then_exact(tmp_path):
     (tmp_path / "never.vnnlib").write_text(never)
     result = load_vnnlib(tmp_path / "never.vnnlib", net).solve(timeout=30)
     assert result.strategy in ("input-bab", "backend") and result.termination == "infeasible"
+
+
+# Two `or` assertions: one over input regions, one over output clauses. The network is
+# y0 = relu(x0 + x1), y1 = relu(x0 - x1), so each answer is known in closed form.
+TWO_ORS = """(declare-const X_0 Real)
+(declare-const X_1 Real)
+(declare-const Y_0 Real)
+(declare-const Y_1 Real)
+(assert (or (and (>= X_0 0) (<= X_0 0.2) (>= X_1 0) (<= X_1 0.2))
+            (and (>= X_0 0.8) (<= X_0 1) (>= X_1 0.8) (<= X_1 1))))
+(assert (or (and (>= Y_0 {a}) (<= Y_0 {b})) (and (>= Y_1 {c}))))
+"""
+
+
+def _sum_diff_net(path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    w1 = helper.make_tensor("w1", TensorProto.FLOAT, [2, 2], [1, 1, 1, -1])
+    w2 = helper.make_tensor("w2", TensorProto.FLOAT, [2, 2], [1, 0, 0, 1])
+    nodes = [helper.make_node("Gemm", ["x", "w1"], ["h"], transB=1), helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("Gemm", ["r", "w2"], ["y"], transB=1)]
+    graph = helper.make_graph(nodes, "sum_diff", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])], [w1, w2])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path
+
+
+def _grid_oracle(a, b, c):
+    """Brute force on a fine grid of both regions (exact here: the extremes lie on grid points)."""
+    for lo, hi in ((0.0, 0.2), (0.8, 1.0)):
+        g = np.linspace(lo, hi, 201)
+        x0, x1 = np.meshgrid(g, g)
+        y0, y1 = np.maximum(x0 + x1, 0), np.maximum(x0 - x1, 0)
+        if np.any(((y0 >= a) & (y0 <= b)) | (y1 >= c)):
+            return True
+    return False
+
+
+def test_two_ors_are_read_as_a_conjunction_of_disjunctions():
+    prop = read_vnnlib(TWO_ORS.format(a=0.8, b=1.2, c=0.5), "p.vnnlib")
+    assert [len(d) for d in prop.disjunctions] == [2, 2]
+    assert len(prop.disjuncts) == 4  # one clause per choice of a region and an output clause
+    lo, hi, rest = split_box(prop)
+    np.testing.assert_allclose(lo, [0, 0])
+    np.testing.assert_allclose(hi, [1, 1])
+
+
+@pytest.mark.parametrize("a, b, c, sat", [
+    (0.8, 1.2, 0.5, False),   # y0 = 1 lies between the regions: only the hull has it
+    (1.9, 2.5, 5.0, True),    # near (1, 1), the second region
+    (0.3, 0.35, 5.0, True),   # the first region
+    (5.0, 6.0, 0.15, True),   # y1 = x0 - x1 up to 0.2 in either region
+    (5.0, 6.0, 0.25, False),
+])
+@pytest.mark.parametrize("backend", ["auto", "highs"])
+def test_two_input_regions_are_decided(tmp_path, a, b, c, sat, backend):
+    assert _grid_oracle(a, b, c) == sat
+    net = _sum_diff_net(tmp_path / "n.onnx")
+    (tmp_path / "p.vnnlib").write_text(TWO_ORS.format(a=a, b=b, c=c))
+    result = load_vnnlib(tmp_path / "p.vnnlib", net).solve(backend=backend, timeout=30)
+    if sat:
+        assert result.has_solution and result.verified
+        x = np.asarray(result.values["X"])
+        assert np.all(x <= 0.2 + 1e-9) or np.all(x >= 0.8 - 1e-9)  # inside one region, not just the hull
+    else:
+        assert result.termination == "infeasible"

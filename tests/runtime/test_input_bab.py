@@ -6,10 +6,11 @@ import pytest
 
 from pgen import netgen
 from pgen.api import load_vnnlib
-from pgen.dsl.vnnlib import split_box
-from pgen.runtime.falsify import gradient_counterexample
-from pgen.runtime.input_bab import forward, input_branch_and_bound, layer_bounds, plain_relu_layers
+from pgen.compiler.nn.forward import forward, plain_relu_layers
+from pgen.compiler.nn.relax import layer_bounds
 from pgen.compiler.nn.session import run_network
+from pgen.runtime.falsify import gradient_counterexample, sample_counterexample
+from pgen.runtime.input_bab import input_branch_and_bound
 
 PROP = """(declare-const X_0 Real)
 (declare-const X_1 Real)
@@ -59,9 +60,8 @@ def test_bab_verdict_matches_milp(tmp_path, seed):
     c1 = float(np.min(ys[:, 1]) - rng.uniform(-0.1, 0.3))
     (tmp_path / "p.vnnlib").write_text(PROP.format(c0=repr(c0), c1=repr(c1)))
     problem = load_vnnlib(tmp_path / "p.vnnlib", net)
-    prop, _ = problem.vnnlib
-    lo, hi, rest = split_box(prop)
-    verdict, x, _ = input_branch_and_bound(prop, plain_relu_layers(problem.checked.nets["net"]), lo, hi, rest, 60)
+    clauses, lo, hi = _clauses(problem)
+    verdict, x, _ = input_branch_and_bound(clauses, plain_relu_layers(problem.checked.nets["net"]), lo, hi, 60)
     exact = problem.solve(backend="highs", timeout=60)
     assert exact.termination in ("optimal", "infeasible")
     if verdict == "unknown":  # allowed (a sliver of unsafe set below the split limit), never wrong
@@ -70,6 +70,12 @@ def test_bab_verdict_matches_milp(tmp_path, seed):
     if verdict == "sat":
         y = run_network(str(net), x)
         assert y[0] - y[1] >= c0 - 1e-5 or y[1] <= c1 + 1e-5
+
+
+def _clauses(problem):
+    """(clauses, box lo, hi) of a loaded VNNLIB problem with one input region."""
+    [region] = problem.net_property.regions
+    return region.clauses, region.lo, region.hi
 
 
 def _identity_net(path):
@@ -91,29 +97,28 @@ def _identity_net(path):
 
 
 def _identity_property(tmp_path, asserts: str):
-    """(network path, property, plain layers, box lo, hi, rest) for x in [-1, 1] on `_identity_net`."""
+    """(network path, clauses, plain layers, box lo, hi) for x in [-1, 1] on `_identity_net`."""
     net = _identity_net(tmp_path / "id.onnx")
     (tmp_path / "p.vnnlib").write_text("(declare-const X_0 Real)\n(declare-const Y_0 Real)\n"
                                        "(declare-const Y_1 Real)\n(assert (>= X_0 -1))\n(assert (<= X_0 1))\n"
                                        + asserts)
     problem = load_vnnlib(tmp_path / "p.vnnlib", net)
-    prop, _ = problem.vnnlib
-    lo, hi, rest = split_box(prop)
-    return net, prop, plain_relu_layers(problem.checked.nets["net"]), lo, hi, rest
+    clauses, lo, hi = _clauses(problem)
+    return net, clauses, plain_relu_layers(problem.checked.nets["net"]), lo, hi
 
 
 def test_a_combination_of_atoms_proves_what_no_single_atom_can(tmp_path):
     # y0 <= -0.1 and y1 <= -0.1, i.e. x <= -0.1 and x >= 0.1: empty, but each atom alone
     # holds somewhere in [-1, 1]; their sum (y0 + y1 + 0.2 = 0.2 > 0) rules the box out at once
-    _, prop, layers, lo, hi, rest = _identity_property(tmp_path, "(assert (<= Y_0 -0.1))\n(assert (<= Y_1 -0.1))\n")
-    verdict, _, boxes = input_branch_and_bound(prop, layers, lo, hi, rest, 10)
+    _, clauses, layers, lo, hi = _identity_property(tmp_path, "(assert (<= Y_0 -0.1))\n(assert (<= Y_1 -0.1))\n")
+    verdict, _, boxes = input_branch_and_bound(clauses, layers, lo, hi, 10)
     assert verdict == "unsat" and boxes == 1
 
 
 def test_gradient_descent_finds_a_small_unsafe_set(tmp_path):
     # y0 >= 0.999 needs x >= 0.999: 0.05 % of the box, which 50 random points miss
-    net, prop, layers, lo, hi, rest = _identity_property(tmp_path, "(assert (>= Y_0 0.999))\n")
-    x = gradient_counterexample(prop, layers, lo, hi, rest, budget=5.0, points=8, pool=50)
+    net, clauses, layers, lo, hi = _identity_property(tmp_path, "(assert (>= Y_0 0.999))\n")
+    x = gradient_counterexample(clauses, layers, lo, hi, budget=5.0, points=8, pool=50)
     assert x is not None and run_network(str(net), x)[0] >= 0.999 - 1e-6
 
 
@@ -133,7 +138,7 @@ def _net_layers(tmp_path, seed=3):
 
 
 def test_every_slope_choice_and_the_optimised_slopes_bound_the_output_from_below(tmp_path):
-    from pgen.runtime.input_bab import FINAL_MODES, _backward, _relax, optimised_slope_bound
+    from pgen.compiler.nn.relax import FINAL_MODES, backward_bound, optimised_slope_bound, relu_relaxation
 
     layers = _net_layers(tmp_path)
     rng = np.random.default_rng(1)
@@ -146,13 +151,13 @@ def test_every_slope_choice_and_the_optimised_slopes_bound_the_output_from_below
         true_min.append((forward(layers, xs) @ C.T).min(axis=0))
     true_min = np.array(true_min)  # [boxes, rows]
     for mode in FINAL_MODES:
-        low, _ = _backward(C, layers, len(layers) - 1, pre, los, his, mode=mode)
+        low, _ = backward_bound(C, layers, len(layers) - 1, pre, los, his, mode=mode)
         assert np.all(low <= true_min + 1e-9), mode
-    adaptive, _ = _backward(C, layers, len(layers) - 1, pre, los, his)
+    adaptive, _ = backward_bound(C, layers, len(layers) - 1, pre, los, his)
     gained = 0
     for r in range(len(C)):
         rows = np.repeat(C[r][None], len(los), axis=0)
-        start = [_relax(l, u)[0] for l, u in pre]
+        start = [relu_relaxation(l, u)[0] for l, u in pre]
         refined = optimised_slope_bound(rows, np.zeros((len(los), 3)), np.zeros(len(los)), layers, pre, los, his,
                                         start, steps=30)
         assert np.all(refined <= true_min[:, r] + 1e-9)  # still a valid bound
@@ -186,11 +191,10 @@ def test_progress_reports_a_growing_proved_share_that_ends_at_one(tmp_path):
         net = netgen.write(tmp_path / f"n{seed}.onnx", netgen.relu_mlp([3, 8, 8, 2], seed=seed))
         (tmp_path / "p.vnnlib").write_text(PROP.format(c0=1.0, c1=-1.0))
         problem = load_vnnlib(tmp_path / "p.vnnlib", net)
-        prop, _ = problem.vnnlib
-        lo, hi, rest = split_box(prop)
+        clauses, lo, hi = _clauses(problem)
         reports = []
-        verdict, _, boxes = input_branch_and_bound(prop, plain_relu_layers(problem.checked.nets["net"]), lo, hi,
-                                                   rest, 60, progress=lambda b, share: reports.append((b, share)))
+        verdict, _, boxes = input_branch_and_bound(clauses, plain_relu_layers(problem.checked.nets["net"]), lo, hi,
+                                                   60, progress=lambda b, share: reports.append((b, share)))
         shares = [s for _, s in reports]
         assert shares == sorted(shares) and all(0.0 <= s <= 1.0 for s in shares)
         assert [b for b, _ in reports][-1] == boxes
@@ -203,9 +207,9 @@ def test_progress_reports_a_growing_proved_share_that_ends_at_one(tmp_path):
 
 
 def test_the_portfolio_shows_progress_on_stderr_when_asked(tmp_path, monkeypatch, capsys):
-    from pgen.runtime import solve as solve_module
+    from pgen.runtime.strategies import branch_and_bound
 
-    monkeypatch.setattr(solve_module, "PROGRESS_AFTER", 0.0)
+    monkeypatch.setattr(branch_and_bound, "PROGRESS_AFTER", 0.0)
     net = netgen.write(tmp_path / "n.onnx", netgen.relu_mlp([3, 8, 8, 2], seed=1))
     (tmp_path / "p.vnnlib").write_text(PROP.format(c0=5.0, c1=-5.0))
     problem = load_vnnlib(tmp_path / "p.vnnlib", net)
@@ -215,3 +219,84 @@ def test_the_portfolio_shows_progress_on_stderr_when_asked(tmp_path, monkeypatch
     assert "branch and bound: input box proved safe" in err and "100.0 %" in err
     problem.solve(timeout=30)  # progress is off unless asked (library use stays quiet)
     assert capsys.readouterr().err == ""
+
+
+def _cone_net(path, p):
+    """y = -sum_i |x_i - p_i| as a ReLU network (relu(x - p) + relu(p - x) per input)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    n = len(p)
+    W1, b1 = np.concatenate([np.eye(n), -np.eye(n)]), np.concatenate([-p, p])
+    W2 = -np.ones((1, 2 * n))
+    inits = [numpy_helper.from_array(a.astype(np.float32), name)
+             for a, name in [(W1, "W1"), (b1, "b1"), (W2, "W2"), (np.zeros(1), "b2")]]
+    nodes = [helper.make_node("Gemm", ["x", "W1", "b1"], ["h"], transB=1),
+             helper.make_node("Relu", ["h"], ["r"]),
+             helper.make_node("Gemm", ["r", "W2", "b2"], ["y"], transB=1)]
+    graph = helper.make_graph(nodes, "cone", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, n])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = netgen.write(path, model.SerializeToString())
+    return path, [(W1, b1), (W2, np.zeros(1))]
+
+
+def test_incumbent_descent_finds_an_unsafe_set_far_smaller_than_the_box(tmp_path, monkeypatch):
+    # y >= -0.02 on [0, 1]^8: an L1 ball of radius 0.02 around an interior point p (volume
+    # 0.04^8 / 8! ~ 2e-16 of the box), away from the box's centre and corners (which sampling
+    # and the branch and bound's candidates try first)
+    from pgen.runtime import input_bab
+
+    p = np.array([0.618034, 0.314159, 0.271828, 0.707107, 0.577216, 0.41421, 0.69315, 0.14142])
+    net, layers = _cone_net(tmp_path / "cone.onnx", p)
+    clauses = [(np.array([[-1.0]]), np.zeros((1, 8)), np.array([-0.02]))]  # -y - 0.02 <= 0
+    lo, hi = np.zeros(8), np.ones(8)
+    assert sample_counterexample(clauses, str(net), lo, hi, points=100000, budget=60, layers=layers) is None
+    seen = []
+    verdict, x, boxes = input_branch_and_bound(clauses, layers, lo, hi, 60, incumbent=lambda x, v: seen.append((x, v)))
+    assert verdict == "sat"
+    assert run_network(str(net), x)[0] >= -0.02 - 1e-6  # the witness holds in onnxruntime's float32
+    values = [v for _, v in seen]
+    assert values == sorted(values, reverse=True) and len(set(values)) == len(values)  # each report an improvement
+    assert values[-1] <= 0 and np.array_equal(seen[-1][0], x)
+    # the descent is what finds it early: without it, the boxes must shrink around p first
+    monkeypatch.setattr(input_bab, "DESCENT_STEPS", 0)
+    verdict_plain, _, boxes_plain = input_branch_and_bound(clauses, layers, lo, hi, 60)
+    assert boxes * 10 <= boxes_plain, (boxes, boxes_plain, verdict_plain)
+
+
+def test_a_vnnlib_property_becomes_clauses_that_hold_where_every_atom_holds(tmp_path):
+    """The clauses the searches see (read off the lowered spec) mean what the VNNLIB atoms say."""
+    from pgen.runtime.clauses import clause_violation, violation
+
+    rng = np.random.default_rng(1)  # a seed where each clause holds at some points, not all
+
+    def atom():
+        i, j = int(rng.integers(3)), int(rng.integers(2))
+        a, b, c = (float(v) for v in rng.normal(size=3))
+        op = str(rng.choice(["<=", ">="]))
+        return (i, j, a, b, c, op), f"({op} (+ (* {a!r} X_{i}) (* {b!r} Y_{j}) {c!r}) 0)"
+
+    disjuncts, rest = [[atom(), atom()], [atom()]], [atom()]
+    text = "".join(f"(declare-const X_{i} Real)\n(assert (>= X_{i} -5))\n(assert (<= X_{i} 5))\n" for i in range(3))
+    text += "(declare-const Y_0 Real)\n(declare-const Y_1 Real)\n"
+    text += "".join(f"(assert {t})\n" for _, t in rest)
+    text += "(assert (or " + " ".join("(and " + " ".join(t for _, t in d) + ")" for d in disjuncts) + "))\n"
+    (tmp_path / "p.vnnlib").write_text(text)
+    net = netgen.write(tmp_path / "n.onnx", netgen.relu_mlp([3, 4, 2], seed=0))
+    [region] = load_vnnlib(tmp_path / "p.vnnlib", net).net_property.regions
+    np.testing.assert_allclose(region.lo, -5)
+    np.testing.assert_allclose(region.hi, 5)
+    x, y = rng.normal(size=(500, 3)), rng.normal(size=(500, 2))
+
+    def holds(spec, k):
+        i, j, a, b, c, op = spec
+        v = a * x[k, i] + b * y[k, j] + c
+        return v <= 0 if op == "<=" else v >= 0
+
+    for clause, (d,) in zip(region.clauses, region.choices):
+        want = np.array([all(holds(a, k) for a, _ in disjuncts[d] + rest) for k in range(500)])
+        assert 0 < want.sum() < 500
+        np.testing.assert_array_equal(clause_violation(clause, x, y) <= 0, want)
+    v, which = violation(region.clauses, x, y)
+    assert np.all(clause_violation(region.clauses[0], x, y)[which == 0] == v[which == 0])

@@ -1,32 +1,55 @@
-"""Backend workers: the VNNLIB worker lowers the problem itself and reports failures as results."""
+"""Worker jobs: the lowering job lowers the problem itself and failures come back as results."""
 from __future__ import annotations
+
+import pickle
 
 from pgen import netgen
 from pgen.api import load_vnnlib
 from pgen.core.options import SolveOptions
 from pgen.core.results import ERROR, INFEASIBLE, OPTIMAL, RawResult
-from pgen.runtime.solve import _decoded
+from pgen.runtime.jobs import LowerAndSolveJob
+from pgen.runtime.portfolio import verified_result
+from pgen.runtime.strategies.exact import outcome_of
 from pgen.runtime.worker import WorkerRun
 from tests.runtime.test_input_bab import PROP  # a 3-input box, a two-clause disjunction
 
 
+def _lower_and_solve(problem, timeout: float):
+    options = SolveOptions(timeout=timeout)
+    return WorkerRun(LowerAndSolveJob(problem.checked, options), timeout, "auto").result()
 
-def test_the_vnnlib_worker_lowers_solves_and_returns_what_decoding_needs(tmp_path):
+
+def test_the_lowering_job_lowers_solves_and_returns_what_decoding_needs(tmp_path):
     net = netgen.write(tmp_path / "n.onnx", netgen.relu_mlp([3, 6, 2], seed=4))
     for c0, c1, expected in ((-100.0, -100.0, OPTIMAL), (100.0, -100.0, INFEASIBLE)):
         (tmp_path / "p.vnnlib").write_text(PROP.format(c0=c0, c1=c1))
-        out = WorkerRun.vnnlib(tmp_path / "p.vnnlib", net, SolveOptions(timeout=30)).result()
-        raw, model, name, var_base = out
+        problem = load_vnnlib(tmp_path / "p.vnnlib", net)
+        raw, model, name, var_base = _lower_and_solve(problem, 30)
         assert raw.termination == expected and name == raw.backend
-        problem = load_vnnlib(tmp_path / "p.vnnlib", net)  # the parent's copy, never lowered
-        problem.var_base = var_base
-        result = _decoded(problem, model, name, raw, 0, 1e-6)
+        assert problem._lowered is None  # the parent's copy was never lowered
+        result = verified_result(problem, outcome_of(raw, problem.checked, var_base, name, model.stats()), 0, 1e-6, 0.0)
         if expected == OPTIMAL:  # the witness decodes in the parent and passes the verifier
             assert result.verified and result.values["X"].shape == (3,)
         else:
             assert result.termination == "infeasible"
 
 
-def test_a_failing_vnnlib_worker_reports_an_error_result(tmp_path):
-    out = WorkerRun.vnnlib(tmp_path / "missing.vnnlib", tmp_path / "missing.onnx", SolveOptions(timeout=5)).result()
-    assert isinstance(out, RawResult) and out.termination == ERROR and "missing" in out.message
+def test_a_failing_lowering_job_reports_an_error_result(tmp_path):
+    net = netgen.write(tmp_path / "n.onnx", netgen.relu_mlp([3, 6, 2], seed=4))
+    (tmp_path / "p.vnnlib").write_text(PROP.format(c0=-100.0, c1=-100.0))
+    problem = load_vnnlib(tmp_path / "p.vnnlib", net)
+    problem.checked.vars.clear()  # the lowerer meets names it does not know: a PgenError
+    out = _lower_and_solve(problem, 5)
+    assert isinstance(out, RawResult) and out.termination == ERROR and out.backend == "auto"
+    assert "unknown name" in out.message and "Traceback" not in out.message
+
+
+def test_a_checked_spec_travels_to_a_worker_whole(tmp_path):
+    """The lowering job carries `Checked` (the AST and the loaded networks) by pickle."""
+    net = netgen.write(tmp_path / "n.onnx", netgen.relu_mlp([3, 6, 2], seed=4))
+    (tmp_path / "p.vnnlib").write_text(PROP.format(c0=0.0, c1=0.0))
+    checked = load_vnnlib(tmp_path / "p.vnnlib", net).checked
+    copy = pickle.loads(pickle.dumps(checked))
+    assert copy.vars.keys() == checked.vars.keys()
+    layers, copied = checked.nets["net"].layers, copy.nets["net"].layers
+    assert len(layers) == len(copied) and copy.spec == checked.spec

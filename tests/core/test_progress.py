@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import io
 
-from pgen import progress as progress_module
-from pgen.progress import Progress
+from pgen.core import progress as progress_module
+from pgen.core.progress import Progress
 
 
 def test_counted_steps_print_a_line_per_decile_in_a_log():

@@ -1,0 +1,24 @@
+"""The members of the solve portfolio, one small class each (the interface: base.Strategy).
+
+To add a member: write a Strategy subclass in its own module (`applies`, then `run` for an
+in-process search or `start` for a worker), and list it in `default_members`.
+"""
+from __future__ import annotations
+
+from .base import Events, Outcome, Strategy
+from .branch_and_bound import InputBranchAndBound
+from .exact import ExactBackend
+from .gradient import GradientDescent
+from .sampling import Sampling
+
+
+def default_members(problem) -> list:
+    """`--backend auto`: every member that applies. The exact backend always takes part; it
+    lowers the problem in its own worker when an in-process search runs beside it."""
+    quick = [m for m in (Sampling(), GradientDescent()) if m.applies(problem)]
+    search = [m for m in (InputBranchAndBound(),) if m.applies(problem)]
+    return quick + search + [ExactBackend("auto", lower_in_worker=bool(search))]
+
+
+__all__ = ["Events", "Outcome", "Strategy", "ExactBackend", "GradientDescent", "InputBranchAndBound",
+           "Sampling", "default_members"]

@@ -162,15 +162,24 @@ def iterate(iters, checked, env: dict, ends_only: bool = False):
 
 
 def mentions_vars(e, checked, env=()) -> bool:
-    """Whether `e` mentions a declared variable (not hidden by an index of `env`). A walk
-    with its own stack: a long chain `x[0] + x[1] + ...` must not exhaust Python's."""
+    """Whether `e` mentions a declared variable (not hidden by an index of `env`)."""
+    return _any_node(e, lambda node: isinstance(node, A.Name) and node.id in checked.vars and node.id not in env)
+
+
+def applies_network(e, checked) -> bool:
+    """Whether `e` applies one of the spec's networks somewhere."""
+    return _any_node(e, lambda node: isinstance(node, A.Call) and node.func in checked.nets)
+
+
+def _any_node(e, test) -> bool:
+    """Whether some node of `e` passes `test`. A walk with its own stack: a long chain
+    `x[0] + x[1] + ...` must not exhaust Python's."""
     stack = [e]
     while stack:
         node = stack.pop()
-        if isinstance(node, A.Name):
-            if node.id in checked.vars and node.id not in env:
-                return True
-        elif isinstance(node, tuple):
+        if test(node):
+            return True
+        if isinstance(node, tuple):
             stack.extend(node)
         elif hasattr(node, "__dataclass_fields__"):
             stack.extend(getattr(node, name) for name in node.__dataclass_fields__ if name != "span")

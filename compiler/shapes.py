@@ -22,7 +22,7 @@ from ..core.errors import PgenError
 from ..dsl import ast as A
 from .atoms import atom_of, call_site
 from .atoms.base import broadcast, shape_of, size_of
-from .consts import constant, evaluate, index_key, int_scalar, iterate, mentions_vars, same_shape
+from .consts import applies_network, constant, evaluate, index_key, int_scalar, iterate, mentions_vars, same_shape
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,8 @@ def scalar(t: Typed, e) -> None:
 def infer(e, checked, env: dict, ends: bool = True) -> Typed:
     """A constant's value, or the shape of an expression over variables (`for` ranges
     inside taken at their ends only, unless `ends` is False)."""
-    if not mentions_vars(e, checked, env):
-        return evaluate(e, checked, env)
+    if not mentions_vars(e, checked, env) and not applies_network(e, checked):
+        return evaluate(e, checked, env)  # (a network on a constant: its shape, without running it)
     match e:
         case A.Name():
             return Shaped(checked.vars[e.id].shape)

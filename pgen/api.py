@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Optional
 
 from .compiler.check import Checked, check
-from .compiler.lower import lower
 from .core.errors import PgenError
 from .core.options import DEFAULT_TOLERANCE
 from .dsl.parser import parse
@@ -34,6 +33,9 @@ class Problem:
 
     def _lower(self):
         if self._lowered is None:
+            # imported here: `pgenc check` never lowers, and the encoder's imports cost it ~20 ms
+            from .compiler.lower import lower
+
             try:
                 self._lowered = lower(self.checked)
             except PgenError as e:

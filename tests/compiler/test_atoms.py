@@ -109,7 +109,7 @@ def _no_lowering(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("lowered during check")
 
-    monkeypatch.setattr("pgen.compiler.atoms.network.encode_network", refuse)
+    monkeypatch.setattr("pgen.compiler.nn.encode.encode_network", refuse)
     monkeypatch.setattr("pgen.compiler.lower.Lowerer.lower", refuse)
 
 

@@ -162,25 +162,60 @@ def iterate(iters, checked, env: dict, ends_only: bool = False):
 
 
 def mentions_vars(e, checked, env=()) -> bool:
-    """Whether `e` mentions a declared variable (not hidden by an index of `env`)."""
-    return _any_node(e, lambda node: isinstance(node, A.Name) and node.id in checked.vars and node.id not in env)
+    """Whether `e` mentions a declared variable. (`env`'s indices never hide one: the
+    checker refuses an index named like a declaration, so the answer depends on `e` alone.)"""
+    return _any_node(e, checked, "vars")
 
 
 def applies_network(e, checked) -> bool:
     """Whether `e` applies one of the spec's networks somewhere."""
-    return _any_node(e, lambda node: isinstance(node, A.Call) and node.func in checked.nets)
+    return _any_node(e, checked, "nets")
 
 
-def _any_node(e, test) -> bool:
-    """Whether some node of `e` passes `test`. A walk with its own stack: a long chain
-    `x[0] + x[1] + ...` must not exhaust Python's."""
-    stack = [e]
+def _found_here(node, checked, what: str) -> bool:
+    if what == "vars":
+        return isinstance(node, A.Name) and node.id in checked.vars
+    return isinstance(node, A.Call) and node.func in checked.nets
+
+
+# (id(node), id(checked), what) -> (node, checked, answer); the entry holds the node and the
+# checked model, so neither id can be reused while it is there. The lowerer and the checker
+# ask about every node of an expression: with the answers kept for whole subtrees, a long
+# chain `x + c[0] + ... + c[n]` costs n steps, not n^2.
+_ANSWERS: dict = {}
+_MAX_ANSWERS = 200_000
+
+
+def _any_node(e, checked, what: str) -> bool:
+    """Whether some node of `e` passes the test `what`. A post-order walk with its own stack
+    (a long chain must not exhaust Python's), remembering the answer for every subtree."""
+    key = (id(e), id(checked), what)
+    hit = _ANSWERS.get(key)
+    if hit is not None and hit[0] is e and hit[1] is checked:
+        return hit[2]
+    if len(_ANSWERS) > _MAX_ANSWERS:
+        _ANSWERS.clear()
+    stack = [(e, False)]
     while stack:
-        node = stack.pop()
-        if test(node):
-            return True
-        if isinstance(node, tuple):
-            stack.extend(node)
-        elif hasattr(node, "__dataclass_fields__"):
-            stack.extend(getattr(node, name) for name in node.__dataclass_fields__ if name != "span")
-    return False
+        node, children_done = stack.pop()
+        k = (id(node), id(checked), what)
+        if k in _ANSWERS and _ANSWERS[k][0] is node:
+            continue
+        kids = _children(node)
+        if not children_done:
+            stack.append((node, True))
+            stack.extend((c, False) for c in kids)
+            continue
+        answer = _found_here(node, checked, what) or any(_ANSWERS[(id(c), id(checked), what)][2] for c in kids)
+        _ANSWERS[k] = (node, checked, answer)
+    return _ANSWERS[key][2]
+
+
+def _children(node) -> list:
+    if isinstance(node, tuple):
+        items = node
+    elif hasattr(node, "__dataclass_fields__"):
+        items = [getattr(node, name) for name in node.__dataclass_fields__ if name != "span"]
+    else:
+        return []
+    return [c for c in items if isinstance(c, tuple) or hasattr(c, "__dataclass_fields__")]

@@ -236,6 +236,10 @@ def parse(text: str, filename: Optional[str] = None) -> A.Spec:
             raise e.orig_exc.located(filename, text) from None
         raise PgenError("E001", f"syntax error: {e.orig_exc} in {e.rule}", A.NOSPAN,
                         filename=filename, source=text) from None
+    except RecursionError:  # lark's tree walk is recursive: a chain of some 600 `+` is too deep
+        raise PgenError("E001", "an expression is nested too deeply to read", A.NOSPAN,
+                        hint="write a long sum as `sum(e for i in a..b)` or `sum(v)` over an array",
+                        filename=filename, source=text) from None
 
 
 def _eof_span(text: str) -> A.Span:

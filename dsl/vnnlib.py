@@ -255,15 +255,15 @@ def _single_bound(a: Atom):
 def split_box(prop: Property) -> tuple[np.ndarray, np.ndarray, list]:
     """The input box from single-input atoms of the always-true part; the rest stays.
 
-    Inputs bounded only inside the disjuncts get the hull of the disjuncts' boxes
-    (the disjuncts keep their own bounds as conditional rows)."""
+    Inputs bounded inside the disjunctions get the hull of each `or`'s clause boxes,
+    intersected over the `or`s (the clauses keep their own bounds as conditional rows)."""
     lo = np.full(prop.n_x, -np.inf)
     hi = np.full(prop.n_x, np.inf)
     rest = []
-    if prop.disjuncts:
+    for clauses in prop.disjunctions:
         hull_lo = np.full(prop.n_x, np.inf)
         hull_hi = np.full(prop.n_x, -np.inf)
-        for clause in prop.disjuncts:
+        for clause in clauses:
             c_lo = np.full(prop.n_x, -np.inf)
             c_hi = np.full(prop.n_x, np.inf)
             for a in clause:
@@ -276,7 +276,7 @@ def split_box(prop: Property) -> tuple[np.ndarray, np.ndarray, list]:
                         c_lo[i] = max(c_lo[i], v)
             hull_lo = np.minimum(hull_lo, c_lo)
             hull_hi = np.maximum(hull_hi, c_hi)
-        lo, hi = hull_lo, hull_hi
+        lo, hi = np.maximum(lo, hull_lo), np.minimum(hi, hull_hi)
     for a in prop.atoms:
         b = _single_bound(a)
         if b is None:

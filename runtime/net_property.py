@@ -77,7 +77,8 @@ class NetProperty:
 
 def net_property(checked) -> Optional[NetProperty]:
     """The problem as a NetProperty, or None when it is not of that form."""
-    if checked.objective is None or checked.objective.sense != "satisfy" or checked.selects:
+    if checked.objective is None or checked.objective.sense != "satisfy" or checked.selects \
+            or len(checked.nets) != 1:
         return None
     reals = [v for v in checked.vars.values() if v.kind == "real"]
     others = [v for v in checked.vars.values() if v.kind != "real"]

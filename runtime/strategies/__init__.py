@@ -14,10 +14,11 @@ from .sampling import Sampling
 
 def default_members(problem) -> list:
     """`--backend auto`: every member that applies. The exact backend always takes part; it
-    lowers the problem in its own worker when an in-process search runs beside it."""
+    lowers the problem in its own worker when members run in this process before or beside
+    it (lowering with LP bound tightening takes seconds they should not wait for)."""
     quick = [m for m in (Sampling(), GradientDescent()) if m.applies(problem)]
     search = [m for m in (InputBranchAndBound(),) if m.applies(problem)]
-    return quick + search + [ExactBackend("auto", lower_in_worker=bool(search))]
+    return quick + search + [ExactBackend("auto", lower_in_worker=bool(quick or search))]
 
 
 __all__ = ["Events", "Outcome", "Strategy", "ExactBackend", "GradientDescent", "InputBranchAndBound",

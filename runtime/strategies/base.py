@@ -45,7 +45,7 @@ class Events:
 
     def __init__(self, stop: Optional[Callable[[], bool]] = None, progress=None):
         self._stop = stop or (lambda: False)
-        self.progress = progress  # a callable(done, share) or None
+        self.progress = progress  # whether a long search shows its progress on stderr
         self.start = time.perf_counter()
         self.incumbents: list = []
         self.bounds: list = []    # (member, value, seconds)

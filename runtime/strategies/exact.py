@@ -50,6 +50,7 @@ class ExactBackend(Strategy):
         self.backend = backend
         self.lower_in_worker = lower_in_worker and backend == "auto"
         self.name = backend
+        self._prepared = False
 
     def applies(self, problem) -> bool:
         return True
@@ -57,19 +58,20 @@ class ExactBackend(Strategy):
     def prepare(self, problem) -> None:
         """Lower here and check the backend can take the model (a located PgenError if not),
         unless the lowering is the worker's."""
-        if not self.lower_in_worker:
+        if not self.lower_in_worker and not self._prepared:
             model = problem.model
             self.name = choose_backend(model) if self.backend == "auto" else self.backend
             check_backend(self.name, model)
+            self._prepared = True
 
     def start(self, problem, deadline: float, seed: int = 0, verbose: bool = False) -> "ExactRun":
         options = SolveOptions(timeout=max(1.0, remaining(deadline)), seed=int(seed), verbose=verbose)
         if self.lower_in_worker:
-            return ExactRun(WorkerRun(LowerAndSolveJob(problem.checked, options), options.timeout),
-                            problem, None, self.backend)
+            return ExactRun(WorkerRun(LowerAndSolveJob(problem.checked, options), options.timeout, self.backend,
+                                      verbose), problem, None, self.backend)
         self.prepare(problem)
         job = BackendJob(self.name, problem.model, "solve", options, "")
-        return ExactRun(WorkerRun(job, options.timeout), problem, problem.model, self.name)
+        return ExactRun(WorkerRun(job, options.timeout, self.name, verbose), problem, problem.model, self.name)
 
 
 class ExactRun:
@@ -77,13 +79,18 @@ class ExactRun:
 
     def __init__(self, run: WorkerRun, problem, model, name: str):
         self.run, self.problem, self.model, self.name = run, problem, model, name
+        self._done = None  # the Outcome, once the worker has answered (decoded once)
 
     def poll(self):
-        out = self.run.peek()
-        return None if out is None else self._outcome(out)
+        if self._done is None:
+            out = self.run.peek()
+            self._done = None if out is None else self._outcome(out)
+        return self._done
 
     def wait(self) -> Outcome:
-        return self._outcome(self.run.result())
+        if self._done is None:
+            self._done = self._outcome(self.run.result())
+        return self._done
 
     def cancel(self) -> None:
         self.run.cancel()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -114,3 +115,13 @@ def _front_end(text: str, lower: bool = False) -> None:
 def test_mutated_specs_never_crash(case):
     base, edits = case
     _front_end(_mutate(base, edits), lower=True)
+
+
+def test_a_very_long_explicit_sum_is_a_clear_error_not_a_traceback():
+    from pgen.api import compile_string
+
+    terms = " + ".join(f"c[{i}]" for i in range(3000))
+    text = f"param c = [{', '.join('1' for _ in range(3000))}]\nvar x : real in [0, 1]\nrequire x + {terms} <= 1\n"
+    with pytest.raises(PgenError) as info:
+        compile_string(text)
+    assert info.value.code == "E001" and "sum(" in info.value.hint

@@ -6,6 +6,7 @@ import time
 
 from ..compiler.backends import call_backend, choose_backend
 from ..compiler.lower import lower
+from ..core.errors import PgenError
 from ..core.options import SolveOptions
 
 
@@ -20,7 +21,10 @@ class LowerAndSolveJob:
 
     def run(self):
         start = time.perf_counter()
-        lowered = lower(self.checked)
+        try:
+            lowered = lower(self.checked)
+        except PgenError as e:  # the message says which spec file, as a lowering in the parent would
+            raise e.located(self.checked.path, None)
         model, var_base = lowered.model, lowered.var_base
         name = choose_backend(model)
         # the parent's limit covers the lowering too

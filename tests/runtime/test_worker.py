@@ -42,6 +42,7 @@ def test_a_failing_lowering_job_reports_an_error_result(tmp_path):
     out = _lower_and_solve(problem, 5)
     assert isinstance(out, RawResult) and out.termination == ERROR and out.backend == "auto"
     assert "unknown name" in out.message and "Traceback" not in out.message
+    assert out.message.startswith(f"{problem.checked.path}:")  # located in the property's file, not `<input>`
 
 
 def test_a_checked_spec_travels_to_a_worker_whole(tmp_path):

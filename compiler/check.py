@@ -18,13 +18,15 @@ import numpy as np
 from ..dsl import ast as A
 from ..core.errors import PgenError
 from .atoms import ATOMS, atom_of, function_names
+from .grid import spec as grid_spec
 from .consts import evaluate
 from .nn.network import Network
 from .nn.onnx_import import load_network
 from .shapes import check_shapes
 
 OPTION_KEYS = {"backend": str, "timeout": (int, float), "seed": int, "tolerance": (int, float),
-               "strict_delta": (int, float), "bounds": str, "bound_time": (int, float)}
+               "strict_delta": (int, float), "bounds": str, "bound_time": (int, float), "sample": int,
+               "draws": int}
 BACKENDS = {"auto", "cbc", "highs", "z3", "cpsat"}
 
 
@@ -52,6 +54,7 @@ class Checked:
     selects: list = field(default_factory=list)
     objective: A.Objective = None
     options: dict = field(default_factory=dict)
+    grids: dict = field(default_factory=dict)  # image name -> compiler.grid.spec.GridFamily
 
 
 def check(spec: A.Spec, path: Optional[str] = None, base_dir: Optional[Path] = None) -> Checked:
@@ -59,7 +62,7 @@ def check(spec: A.Spec, path: Optional[str] = None, base_dir: Optional[Path] = N
     out = Checked(spec, path, base)
     declared: dict = {}
     for stmt in spec.stmts:
-        if isinstance(stmt, (A.ParamDecl, A.VarDecl, A.NetDecl)):
+        if isinstance(stmt, (A.ParamDecl, A.VarDecl, A.NetDecl, A.ImageDecl)):
             if stmt.name in declared:
                 prev = declared[stmt.name].span
                 raise PgenError("E011", f"`{stmt.name}` is declared twice", stmt.span,
@@ -95,12 +98,31 @@ def check(spec: A.Spec, path: Optional[str] = None, base_dir: Optional[Path] = N
             case A.SolveOptions():
                 for key, value in stmt.options:
                     out.options[key] = _option(key, value, stmt)
-        if isinstance(stmt, (A.ParamDecl, A.VarDecl, A.NetDecl)):
+            case A.ImageDecl():
+                out.grids[stmt.name] = grid_spec.image_family(stmt, out.base_dir)
+                out.vars[stmt.name] = _image_var(stmt)
+            case A.GrainsDecl() | A.VoidDecl():
+                if stmt.image not in out.grids:
+                    raise PgenError("E010", f"`{stmt.image}` is not an image", stmt.span,
+                                    hint=f"declare it first: `image {stmt.image} : grid 16 x 16`")
+                if isinstance(stmt, A.GrainsDecl):
+                    grid_spec.add_grains(out.grids[stmt.image], stmt)
+                else:
+                    grid_spec.add_void(out.grids[stmt.image], stmt)
+        if isinstance(stmt, (A.ParamDecl, A.VarDecl, A.NetDecl, A.ImageDecl)):
             declared[stmt.name] = stmt
+    for fam in out.grids.values():
+        grid_spec.finish(fam)
     if out.objective is None:
         out.objective = A.Objective("satisfy", None)
     check_shapes(out)
     return out
+
+
+def _image_var(stmt: A.ImageDecl) -> VarInfo:
+    """An image is a Boolean array variable (1 = solid) of the grid's shape."""
+    shape = (stmt.rows, stmt.cols)
+    return VarInfo(stmt.name, "bool", shape, np.zeros(shape), np.ones(shape), None, None, stmt)
 
 
 def _option(key, value, stmt):
@@ -115,7 +137,7 @@ def _option(key, value, stmt):
                         hint="choose one of: " + ", ".join(sorted(BACKENDS)))
     if key == "bounds" and value not in ("interval", "lp"):
         raise PgenError("E018", f"unknown bound method `{value}`", stmt.span, hint="choose interval or lp")
-    if key in ("timeout", "tolerance", "strict_delta", "bound_time") and not value > 0:
+    if key in ("timeout", "tolerance", "strict_delta", "bound_time", "sample", "draws") and not value > 0:
         raise PgenError("E018", f"solve option `{key}` must be positive, not {value}", stmt.span)
     return value
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,9 +24,11 @@ from ..core.options import DEFAULT_STRICT_DELTA
 from ..dsl import ast as A
 from . import ir
 from .affine import Aff
-from .atoms import LowerContext, NetCall, Value, atom_of, call_site
+from .atoms import LowerContext, NetCall, Value, atom_of, call_site, mentions_oracle
 from .atoms.base import broadcast, shape_of
 from .check import Checked
+from .grid.draw import rules_for
+from .grid.lower import lower_grid
 from .consts import evaluate, index_key, int_scalar, iterate, mentions_vars, same_shape
 from .nn.encode import BoundBudget
 from .shapes import interval_ends, scalar
@@ -36,21 +38,34 @@ __all__ = ["Lowered", "Lowerer", "NetCall", "lower"]
 
 @dataclass
 class Lowered:
-    """The IR model, where each spec variable starts in it, and the opaque network calls."""
+    """The IR model, where each spec variable starts in it, and the opaque network calls.
+    For porous specs: each image's variables (`grids`, compiler.grid.lower.GridVars), the
+    concrete rules they were lowered with (`rules`), and the requires left to the runtime's
+    check-and-cut loop (`lazy`: those on true PDE values, which no encoding can state)."""
     model: ir.Model
     var_base: dict
     net_calls: list
+    grids: dict = field(default_factory=dict)
+    rules: dict = field(default_factory=dict)
+    lazy: list = field(default_factory=list)
 
 
-def lower(checked: Checked, opaque_networks: bool = False) -> Lowered:
-    low = Lowerer(checked, opaque_networks)
+def lower(checked: Checked, opaque_networks: bool = False, grid_rules: dict | None = None) -> Lowered:
+    """`grid_rules`: {image: GridRules} for a porous spec (one draw); default: draw 0 of the
+    spec's `seed` option."""
+    low = Lowerer(checked, opaque_networks, grid_rules)
     model = low.lower()
-    return Lowered(model, low.var_base, low.net_calls)
+    return Lowered(model, low.var_base, low.net_calls, low.grids, low.grid_rules, low.lazy)
 
 
 class Lowerer:
-    def __init__(self, checked: Checked, opaque_networks: bool = False):
+    def __init__(self, checked: Checked, opaque_networks: bool = False, grid_rules: dict | None = None):
         self.checked = checked
+        if grid_rules is None and checked.grids:
+            grid_rules = rules_for(checked, int(checked.options.get("seed", 0)), 0)
+        self.grid_rules = grid_rules or {}
+        self.grids: dict = {}
+        self.lazy: list = []
         self.var_base: dict = {}
         self.delta = float(checked.options.get("strict_delta", DEFAULT_STRICT_DELTA))
         budget = BoundBudget(checked.options.get("bounds", "lp"), float(checked.options.get("bound_time", 20.0)))
@@ -68,7 +83,13 @@ class Lowerer:
     def lower(self) -> ir.Model:
         for info in self.checked.vars.values():
             self.var_base[info.name] = declare(self.model, info, self.ctx.origin(info.decl.span))
+        for name, rules in self.grid_rules.items():
+            decl = self.checked.grids[name].decl
+            self.grids[name] = lower_grid(self.model, name, self.var_base[name], rules, self.ctx.origin(decl.span))
         for req in self.checked.requires:
+            if mentions_oracle(req.constraint, self.checked.nets):
+                self.lazy.append(req)  # checked on candidates by the runtime, never encoded
+                continue
             origin = self.ctx.origin(req.span)
             for env in iterate(req.iters, self.checked, {}):
                 self._require(req.constraint, env, origin)

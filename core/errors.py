@@ -42,6 +42,7 @@ CODES = {
     "E020": "network file problem",
     "E021": "unsupported network operation",
     "E022": "network shape mismatch",
+    "E023": "bad grid rule",
     "E030": "backend cannot take this model",
     "E040": "output problem",
 }

@@ -15,3 +15,6 @@ class SolveOptions:
     seed: int = 0
     threads: int = 1
     verbose: bool = False
+    # a deterministic work limit (CP-SAT's deterministic time; backends without one ignore it):
+    # a search stopped by it answers `unknown` the same way on every machine
+    work_limit: float | None = None

@@ -58,6 +58,12 @@ class Progress:
                 self._last_print = elapsed
                 print(line, file=self.stream, flush=True)
 
+    def clear(self):
+        """Wipe the bar's line on a terminal, so that a normal line can be printed there."""
+        if self.enabled and self._tty:
+            self.stream.write("\r" + " " * 120 + "\r")
+            self.stream.flush()
+
     def close(self):
         if self.enabled and self._tty and self.done < self.total:
             self.stream.write("\n")

@@ -250,7 +250,77 @@ class SolveOptions:
     span: Span = _span()
 
 
-Stmt = Union[ParamDecl, VarDecl, NetDecl, Require, VnnlibRequire, Select, Objective, SolveOptions]
+# ---------------------------------------------------------------- porous media
+
+
+@dataclass(frozen=True)
+class ImageDecl:
+    """`image I : grid 16 x 16 [mask "m.png"]`: a Boolean image variable (1 = solid)."""
+    name: str
+    rows: int
+    cols: int
+    mask: Optional[str]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Word:
+    """A name in a grid rule (`random`, `manhattan`, `holes`)."""
+    name: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Point:
+    """A cell `(row, col)`, 0-based."""
+    row: int
+    col: int
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class IntRange:
+    """`a .. b`, both ends included."""
+    lo: int
+    hi: int
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class By:
+    """`by NAME` (the method of a rule: `no holes by dag`)."""
+    name: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class GridItem:
+    """One rule of a `grains` / `void` block: a key and its arguments (Word, Num, Point,
+    IntRange, IntSet (written `in {..}`), Interval (written `in [..]`), By)."""
+    key: str
+    args: tuple
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class GrainsDecl:
+    """`grains 2 in I { seeds random; dag manhattan; compact 2; area 8..60; gap 1 }`."""
+    count: int
+    image: str
+    items: tuple
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class VoidDecl:
+    """`void I { border; no holes; porosity in [0.5, 0.9] }`."""
+    image: str
+    items: tuple
+    span: Span = _span()
+
+
+Stmt = Union[ParamDecl, VarDecl, NetDecl, Require, VnnlibRequire, Select, Objective, SolveOptions,
+             ImageDecl, GrainsDecl, VoidDecl]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from . import ast as A
 from ..core.errors import PgenError
 
 KEYWORDS = ["param", "var", "net", "require", "vnnlib", "select", "minimize", "maximize",
-            "satisfy", "solve", "network", "csv", "npy", "for", "in", "real", "int", "bool"]
+            "satisfy", "solve", "network", "image", "grains", "void", "csv", "npy", "for", "in", "real", "int", "bool"]
 
 
 _COMMENTS: list = []
@@ -48,6 +48,12 @@ def _number(text: str):
         return int(text)
     except ValueError:
         return float(text)
+
+
+def _misplaced(token: Token, expected: str, hint: str) -> PgenError:
+    """A word where the grammar reads a plain name but the language wants one word."""
+    span = A.Span(token.line, token.column, token.end_line, token.end_column, token.start_pos, token.end_pos)
+    return PgenError("E001", f"expected {expected} here, not `{token}`", span, hint=hint)
 
 
 @v_args(meta=True)
@@ -100,6 +106,62 @@ class _ToAst(Transformer):
 
     def net_decl(self, meta, c):
         return A.NetDecl(str(c[0]), str(c[1])[1:-1], _span_of(meta))
+
+    # -- porous media
+    def image_decl(self, meta, c):
+        name, grid, rows, times, cols, mask_word, mask = c
+        if str(grid) != "grid":
+            raise _misplaced(grid, "`grid`", "write `image I : grid 16 x 16`")
+        if cols is None:  # `16x16` lexes as 16 and the name `x16`
+            text = str(times)
+            if not (text.startswith("x") and text[1:].isdigit()):
+                raise _misplaced(times, "`x`", "write the size as `16 x 16`")
+            cols = text[1:]
+        elif str(times) != "x":
+            raise _misplaced(times, "`x`", "write the size as `16 x 16`")
+        if mask_word is not None and str(mask_word) != "mask":
+            raise _misplaced(mask_word, "`mask`", 'write `mask "file.png"` (or .npy) after the size')
+        return A.ImageDecl(str(name), int(rows), int(cols), None if mask is None else str(mask)[1:-1],
+                           _span_of(meta))
+
+    def grains_decl(self, meta, c):
+        return A.GrainsDecl(int(c[0]), str(c[1]), c[2], _span_of(meta))
+
+    def void_decl(self, meta, c):
+        return A.VoidDecl(str(c[0]), c[1], _span_of(meta))
+
+    def grid_items(self, meta, c):
+        return tuple(x for x in c if x is not None)
+
+    def grid_item(self, meta, c):
+        return A.GridItem(str(c[0]), tuple(a for a in c[1:] if a is not None), _span_of(meta))
+
+    def arg_name(self, meta, c):
+        return A.Word(str(c[0]), _span_of(meta))
+
+    def arg_int(self, meta, c):
+        return c[0]
+
+    def arg_float(self, meta, c):
+        return A.Num(float(c[0]), _span_of(meta))
+
+    def arg_point(self, meta, c):
+        return A.Point(c[0].value, c[1].value, _span_of(meta))
+
+    def arg_comma(self, meta, c):
+        return None
+
+    def arg_range(self, meta, c):
+        return A.IntRange(c[0].value, c[1].value, _span_of(meta))
+
+    def arg_set(self, meta, c):
+        return c[0]
+
+    def arg_interval(self, meta, c):
+        return c[0]
+
+    def arg_by(self, meta, c):
+        return A.By(str(c[0]), _span_of(meta))
 
     def require(self, meta, c):
         constraint, iters = c

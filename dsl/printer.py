@@ -63,7 +63,46 @@ def stmt_text(s) -> str:
             return s.sense if s.expr is None else f"{s.sense} {expr_text(s.expr)}"
         case A.SolveOptions():
             return "solve " + " ".join(f"{k} {option_value_text(v)}" for k, v in s.options)
+        case A.ImageDecl():
+            mask = f' mask "{s.mask}"' if s.mask is not None else ""
+            return f"image {s.name} : grid {s.rows} x {s.cols}{mask}"
+        case A.GrainsDecl():
+            return f"grains {s.count} in {s.image} {grid_items_text(s.items)}"
+        case A.VoidDecl():
+            return f"void {s.image} {grid_items_text(s.items)}"
     raise TypeError(f"not a statement: {s!r}")
+
+
+def grid_items_text(items: tuple) -> str:
+    if not items:
+        return "{ }"
+    return "{ " + "; ".join(grid_item_text(i) for i in items) + " }"
+
+
+def grid_item_text(item: A.GridItem) -> str:
+    parts = [item.key]
+    for k, a in enumerate(item.args):
+        match a:
+            case A.Word():
+                text = a.name
+            case A.Num():
+                text = number_text(a.value)
+            case A.Point():
+                text = f"({a.row}, {a.col})"
+                if k + 1 < len(item.args) and isinstance(item.args[k + 1], A.Point):
+                    text += ","
+            case A.IntRange():
+                text = f"{a.lo}..{a.hi}"
+            case A.IntSet():
+                text = "in " + domain_text(a)
+            case A.Interval():
+                text = "in " + interval_text(a)
+            case A.By():
+                text = f"by {a.name}"
+            case _:
+                raise TypeError(f"not a grid argument: {a!r}")
+        parts.append(text)
+    return " ".join(parts)
 
 
 def option_value_text(v) -> str:

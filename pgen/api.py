@@ -82,6 +82,23 @@ class Problem:
         except PgenError as e:
             raise e.located(self.path, self.text)
 
+    def sample(self, count: Optional[int] = None, seed: Optional[int] = None, timeout: Optional[float] = None,
+               backend: Optional[str] = None, jobs: int = 1, max_draws: Optional[int] = None, **kw):
+        """`count` distinct verified images of a porous spec (runtime.sample.SampleRun; its
+        `cells` hold each image, its grain labels and its record). Defaults: the spec's
+        `sample`, `seed`, `timeout` (per draw) and `backend` options."""
+        from .runtime.sample import DEFAULT_DRAW_TIMEOUT, sample
+
+        opts = self.checked.options
+        try:
+            return sample(self, int(count if count is not None else opts.get("sample", 1)),
+                          seed=int(seed if seed is not None else opts.get("seed", 0)),
+                          timeout=float(timeout if timeout is not None else opts.get("timeout", DEFAULT_DRAW_TIMEOUT)),
+                          backend=backend or opts.get("backend", "auto"), jobs=jobs,
+                          max_draws=max_draws if max_draws is not None else opts.get("draws"), **kw)
+        except PgenError as e:
+            raise e.located(self.path, self.text)
+
     def compile(self, backend: str = "highs", fmt: Optional[str] = None) -> str:
         """The native model as text: LP / MPS (cbc, highs), SMT-LIB2 (z3), CP-SAT proto text."""
         from .compiler.backends import BACKENDS, check_backend, choose_backend

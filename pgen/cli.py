@@ -39,8 +39,14 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--backend", default=None, help="cbc, highs, z3, cpsat or auto (default: the spec's, else auto)")
     c.add_argument("--timeout", type=float, default=None, help="seconds (default: the spec's, else 60)")
     c.add_argument("--seed", type=int, default=None)
-    c.add_argument("--out", default=None, help="run folder to write (spec, manifest, result, values)")
+    c.add_argument("--out", default=None, help="run folder to write (spec, manifest, result, values; "
+                   "for images: NNNN.png/.npy/.json, contact_sheet.png, summary.json)")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
+    c.add_argument("--count", type=int, default=None,
+                   help="images to make (specs with an `image`; default: the spec's `sample`, else 1)")
+    c.add_argument("--jobs", type=int, default=1, help="draws solved at once in worker processes (images)")
+    c.add_argument("--max-draws", type=int, default=None,
+                   help="draws to try before giving up (images; default 3 x count + 10)")
 
     c = sub.add_parser("verify", help="decide a VNNLIB property on an ONNX network: sat (with a witness) or unsat")
     c.add_argument("net", help="ONNX network")
@@ -95,6 +101,13 @@ def cmd_check(args) -> int:
           f"{entries['bool']} bool, {entries['int']} int, {entries['real']} real; "
           f"{n_req} require{'s' * (n_req != 1)}; {n_nets} network{'s' * (n_nets != 1)}; "
           f"objective: {checked.objective.sense})")
+    for name, fam in checked.grids.items():
+        rules = [f"{fam.grains} grain{'s' * (fam.grains != 1)}"] if fam.grains else ["no grain rules"]
+        if fam.grains:
+            rules.append(f"seeds {'given' if fam.seeds is not None else 'random'}, dag {fam.dag}"
+                         + (f", compact {'/'.join(map(str, fam.compact))}" if fam.compact else ""))
+        rules.append(f"border {fam.border}, holes {fam.holes}")
+        print(f"  image {name}: {fam.shape[0]} x {fam.shape[1]}; " + "; ".join(rules))
     return EXIT_OK
 
 
@@ -143,6 +156,11 @@ def cmd_solve(args) -> int:
     problem = _load(args.spec)
     if args.out:
         _check_writable(Path(args.out))
+    if problem.checked.grids:
+        return cmd_sample(args, problem)
+    if args.count is not None:
+        raise PgenError("E018", "--count makes images: the spec declares no `image`",
+                        hint="for several solutions of other specs, solve with different --seed values")
     result = problem.solve(backend=args.backend, timeout=args.timeout, seed=args.seed, progress=True)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
@@ -160,6 +178,99 @@ def cmd_solve(args) -> int:
     if result.termination == Termination.INFEASIBLE:
         return EXIT_INFEASIBLE
     return EXIT_NO_ANSWER
+
+
+def cmd_sample(args, problem) -> int:
+    """Porous images: N distinct verified images, one line each, a run folder with pictures.
+    Exit 0 when all are made, 3 otherwise (saying why)."""
+    from .core.progress import Progress
+    from .runtime.sample import DEFAULT_DRAW_TIMEOUT
+
+    opts = problem.options
+    count = args.count if args.count is not None else int(opts.get("sample", 1))
+    if count < 1:
+        raise PgenError("E018", f"--count must be at least 1, not {count}")
+    if args.jobs < 1:
+        raise PgenError("E018", f"--jobs must be at least 1, not {args.jobs}")
+    seed = args.seed if args.seed is not None else int(opts.get("seed", 0))
+    timeout = args.timeout if args.timeout is not None else float(opts.get("timeout", DEFAULT_DRAW_TIMEOUT))
+    bar = Progress(count, "images")
+
+    def on_cell(cell, run):
+        bar.clear()
+        print(cell_line(cell), flush=True)
+        bar.update(1)
+
+    run = problem.sample(count, seed=seed, timeout=timeout, backend=args.backend, jobs=args.jobs,
+                         max_draws=args.max_draws, on_cell=on_cell)
+    bar.close()
+    line = (f"made {run.made} of {run.asked} images in {run.wall:.1f} s ({run.draws} draws: "
+            f"{run.infeasible} proved infeasible, {run.timed_out} timed out, {run.failed} failed"
+            + (f", {run.duplicates} duplicates" if run.duplicates else "")
+            + (f"; {run.rejected} candidates cut off by their true value" if run.rejected else "") + ")")
+    print(line)
+    for m in run.messages[:5]:
+        print(f"  {m}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"summary": run.summary(), "images": [c.record for c in run.cells]}, indent=2))
+    if args.out and run.cells:
+        from .runtime.cell_output import write_cells
+
+        write_cells(args.out, cells_for_output(run), run_summary(problem, run, seed, timeout, args))
+        print(f"wrote {args.out}", file=sys.stderr)
+    if run.complete:
+        return EXIT_OK
+    if run.exhausted:
+        print(f"only {run.made} distinct images satisfy the spec (proved: the next draw is infeasible)",
+              file=sys.stderr)
+    else:
+        print(f"fewer images than asked: raise --timeout or --max-draws, or widen the spec's intervals",
+              file=sys.stderr)
+    return EXIT_NO_ANSWER
+
+
+def cell_line(cell) -> str:
+    rec = cell.record
+    parts = [f"{cell.index:04d}"]
+    for s in rec.get("surrogate", []):
+        mark = "in" if s["true_in_interval"] else "OUT"
+        parts.append(f"{s['term']} = {s['value']:.4g} (true {s['true']:.4g}, {mark})")
+    if not rec.get("surrogate"):
+        for g, info in rec["images"].items():
+            parts.append(f"{g}: D_xx {info['true_D_xx']:.4f}, D_yy {info['true_D_yy']:.4f}")
+    parts.append(f"{rec['time_seconds']:.2f} s")
+    parts.append(rec["solver"])
+    if rec["candidates"] > 1:
+        parts.append(f"{rec['candidates']} candidates")
+    parts.append("verified")
+    return "  ".join(parts)
+
+
+def cells_for_output(run) -> list:
+    out = []
+    for cell in run.cells:
+        (g, img), = list(cell.images.items())[:1]
+        rec = dict(cell.record)
+        s = rec.get("surrogate", [])
+        caption = f"{cell.index:04d}" + (f"  {s[0]['value']:.1f} / {s[0]['true']:.1f}" if s else "")
+        out.append({"image": img, "labels": cell.labels[g], "record": rec, "caption": caption})
+    return out
+
+
+def run_summary(problem, run, seed: int, timeout: float, args) -> dict:
+    import numpy as np
+
+    errors = [s["error"] for c in run.cells for s in c.record.get("surrogate", [])]
+    inside = [s["true_in_interval"] for c in run.cells for s in c.record.get("surrogate", [])]
+    times = [c.record["time_seconds"] for c in run.cells]
+    summary = run.summary()
+    summary.update({"spec": str(Path(args.spec).resolve()), "seed": seed, "timeout_per_draw": timeout,
+                    "backend": args.backend or problem.options.get("backend", "auto"), "jobs": args.jobs,
+                    "surrogate_vs_true_mae": round(float(np.mean(errors)), 4) if errors else None,
+                    "true_in_interval_share": round(float(np.mean(inside)), 4) if inside else None,
+                    "median_seconds": round(float(np.median(times)), 4) if times else None,
+                    "max_seconds": round(float(np.max(times)), 4) if times else None})
+    return summary
 
 
 def _check_writable(out: Path) -> None:

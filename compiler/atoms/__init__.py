@@ -13,7 +13,9 @@ from .absolute import ABS, NORM1
 from .base import Atom, CallSite, LowerContext, NetCall, Value
 from .maxmin import MAX, MIN
 from .network import APPLY, NETWORK
+from .pde import DXX, DYY
 from .sums import SUM
+from .transpose import TRANSPOSE
 
 ATOMS: dict[str, Atom] = {
     "sum": SUM,
@@ -21,6 +23,9 @@ ATOMS: dict[str, Atom] = {
     "norm1": NORM1,
     "max": MAX,
     "min": MIN,
+    "transpose": TRANSPOSE,
+    "dxx": DXX,
+    "dyy": DYY,
     NETWORK: APPLY,
 }
 
@@ -37,6 +42,22 @@ def atom_of(func: str, nets: dict) -> Optional[Atom]:
     return ATOMS.get(func) if func != NETWORK else None
 
 
+def mentions_oracle(node, nets: dict) -> bool:
+    """Whether an AST node calls an oracle atom (`dxx`, `dyy`) anywhere inside."""
+    from dataclasses import fields, is_dataclass
+
+    if is_dataclass(node):
+        func = getattr(node, "func", None)
+        if isinstance(func, str):
+            atom = atom_of(func, nets)
+            if atom is not None and atom.oracle:
+                return True
+        return any(mentions_oracle(getattr(node, f.name), nets) for f in fields(node) if f.name != "span")
+    if isinstance(node, tuple):
+        return any(mentions_oracle(n, nets) for n in node)
+    return False
+
+
 def call_site(node, nets: dict) -> CallSite:
     """The CallSite of an `A.Call` or `A.Generator` node."""
     args = getattr(node, "args", None)
@@ -46,4 +67,4 @@ def call_site(node, nets: dict) -> CallSite:
 
 
 __all__ = ["ATOMS", "NETWORK", "Atom", "CallSite", "LowerContext", "NetCall", "Value", "atom_of",
-           "call_site", "function_names"]
+           "call_site", "function_names", "mentions_oracle"]

@@ -11,7 +11,8 @@ entry in `ATOMS` names three functions, like a CVXPY atom with its canonicaliser
 - `evaluate(site, args) -> ndarray`: the meaning, on NumPy values (constant folding and
   the verifier).
 
-`monotone` says whether the arguments keep the context's polarity (`max`, `sum`) or are
+`oracle` marks a function no encoding can state (the PDE's true value): requires that
+mention one are left to the runtime's check-and-cut loop. `monotone` says whether the arguments keep the context's polarity (`max`, `sum`) or are
 pushed both ways (`abs`). `reduction`, when set, is the atom that `f(body for i in a..b)`
 applies to the list of bodies.
 """
@@ -46,6 +47,7 @@ class Atom:
     evaluate: Callable[[CallSite, list], np.ndarray]
     monotone: bool = True
     reduction: Optional["Atom"] = None
+    oracle: bool = False  # evaluated on candidates by the runtime, never lowered (compiler.atoms.pde)
 
 
 @dataclass

@@ -11,6 +11,8 @@ CBC cannot share a process; see runtime.worker).
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ...core.errors import PgenError
 from ...core.options import SolveOptions
 from ...core.results import RawResult
@@ -103,4 +105,45 @@ def call_backend(name: str, model: ir.Model, action: str = "solve", options: Sol
     return _inverted(raw, inverse)
 
 
-__all__ = ["Backend", "BACKENDS", "get_backend", "choose_backend", "check_backend", "call_backend"]
+class Session:
+    """Several solves of one model with rows added between them (no-good and hole cuts): the
+    model is prepared and emitted once; a backend that can add rows to its native model
+    (`Backend.add_rows`) takes them there, any other is prepared and emitted again. Rows
+    speak of the original model's variables; loads the native library: call it in a worker."""
+
+    def __init__(self, name: str, model: ir.Model):
+        self.name, self.model = name, model
+        self.backend = get_backend(name)
+        self.prepared, self.inverse = _prepared(self.backend, model)
+        self.native = None
+        self._pending: list = []
+        # where each original variable sits in the prepared model (passes keep Var objects)
+        self._where = {id(v): k for k, v in enumerate(self.prepared.vars)}
+
+    def add(self, con: ir.LinearCon) -> None:
+        self.model.constraints.append(con)
+        self._pending.append(con)
+
+    def _mapped(self, con: ir.LinearCon):
+        idx = [self._where.get(id(self.model.vars[i])) for i in con.expr.idx.tolist()]
+        if any(k is None for k in idx):
+            return None
+        return ir.LinearCon(ir.Lin(np.array(idx, dtype=np.int64), con.expr.coef, con.expr.const), con.sense,
+                            con.rhs, con.origin, con.name)
+
+    def solve(self, options: SolveOptions) -> RawResult:
+        if self.native is None:
+            self.native = self.backend.emit(self.prepared)
+        elif self._pending:
+            rows = [self._mapped(c) for c in self._pending]
+            if any(r is None for r in rows) or not self.backend.add_rows(self.native, rows):
+                self.prepared, self.inverse = _prepared(self.backend, self.model)
+                self._where = {id(v): k for k, v in enumerate(self.prepared.vars)}
+                self.native = self.backend.emit(self.prepared)
+        self._pending = []
+        raw = self.backend.solve(self.native, options)
+        raw.backend = self.name
+        return _inverted(raw, self.inverse)
+
+
+__all__ = ["Backend", "Session", "BACKENDS", "get_backend", "choose_backend", "check_backend", "call_backend"]

@@ -45,6 +45,11 @@ class Backend:
     def solve(self, native, options: SolveOptions) -> RawResult:
         raise NotImplementedError
 
+    def add_rows(self, native, rows: list) -> bool:
+        """Add linear rows (over the emitted model's variables) to a native model between two
+        solves; False when this backend cannot, and the caller emits the model again."""
+        return False
+
 
 def sanitize(name: str) -> str:
     """A name every export format accepts: letters, digits and underscores."""

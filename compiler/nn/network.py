@@ -10,6 +10,8 @@ Layers act on the flattened (row-major) activation vector:
   ...) maps s_k to a value >= 0 (tie "ge") or > 0 (tie "sign", where 0 maps
   to the third value 0 and is refused when reachable). `tail` is an ONNX
   model evaluated by onnxruntime, so the thresholds are the graph's own.
+- `ScaledStep`: a `Step` whose float32 weights are, per neuron, one real multiple
+  of integers (an exporter folded batch-norm into +-1 weights); see the class.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from typing import Optional
 
 import numpy as np
 
+from ...core.errors import PgenError
 from .session import model_session
 
 
@@ -57,6 +60,66 @@ class Step:
         sess = model_session(self.tail, optimise=False)
         v = sess.run(None, {"s": s_values.astype(np.float32)})[0]
         return np.sign(v).astype(np.int8)
+
+
+@dataclass
+class ScaledStep(Step):
+    """A binarized layer whose graph sums real products: weights scale[k] * matrix[k] (float32),
+    then alpha and a bias `offset` inside the same Gemm, then the float32 `tail`.
+
+    That float32 sum depends on onnxruntime's summation order, so it is not replayed: at an
+    integer pre-activation s, the exact value alpha * scale * s + offset is widened by
+    `error` (a bound on the rounding of any order, for layer inputs h with |h_i| <= the
+    import's bound), the tail runs on both float32 ends, and the decision is taken only where
+    both ends agree (the tail is monotone). A reachable value where they disagree is refused.
+    `reach` (lo, hi, step, residue per neuron) holds the values matrix @ h takes for layer
+    inputs in [0, 1] (Booleans, or a previous binarized layer)."""
+    scale: np.ndarray = None
+    offset: np.ndarray = None
+    alpha: float = 1.0
+    error: np.ndarray = None
+    reach: tuple = None
+    file: str = ""          # the network's path, for messages
+
+    def _refuse(self, msg: str, hint: str) -> PgenError:
+        return PgenError("E021", f"{self.file} (node `{self.node}`): {msg}", hint=hint)
+
+    def decide(self, s_values: np.ndarray) -> np.ndarray:
+        s = np.asarray(s_values, np.float64)
+        lo_t, hi_t, step, residue = self.reach
+        if np.any(s < lo_t.min()) or np.any(s > hi_t.max()):
+            raise self._refuse("this binarized layer sums real (scaled) weights and is exact only for "
+                               "network inputs in [0, 1]", "declare the network's input as bool")
+        exact = self.alpha * self.scale * s + self.offset
+        # float64 slack for computing `exact` itself, on top of the float32 rounding bound
+        slack = self.error + 1e-12 * (np.abs(self.alpha * self.scale * s) + np.abs(self.offset))
+        lo = _float32_at_most(exact - slack)
+        hi = _float32_at_least(exact + slack)
+        sess = model_session(self.tail, optimise=False)
+        v = sess.run(None, {"s": np.vstack([lo, hi])})[0]
+        d_lo, d_hi = np.sign(v[:len(s)]), np.sign(v[len(s):])
+        reachable = (s >= lo_t) & (s <= hi_t) & (np.mod(s - residue, step) == 0)
+        unsure = (d_lo != d_hi) & reachable
+        if np.any(unsure):
+            r, k = (int(a[0]) for a in np.nonzero(unsure))
+            raise self._refuse(
+                f"neuron {k} at pre-activation {int(s[r, k])}: the graph's float32 sum is within rounding "
+                "of its threshold, so its sign depends on onnxruntime's summation order (the exporter "
+                "folded a scale, e.g. batch-norm, into the +-1 weights)",
+                "export without that folding (torch.onnx.export(..., dynamo=False), or optimize=False) "
+                "so that the +-1 sum is exact")
+        # a value no input in [0, 1] reaches: any answer will do; the exact value's sign
+        return np.where(d_lo != d_hi, np.sign(exact), d_lo).astype(np.int8)
+
+
+def _float32_at_most(x: np.ndarray) -> np.ndarray:
+    f = np.asarray(x, np.float64).astype(np.float32)
+    return np.where(f.astype(np.float64) > x, np.nextafter(f, np.float32(-np.inf)), f).astype(np.float32)
+
+
+def _float32_at_least(x: np.ndarray) -> np.ndarray:
+    f = np.asarray(x, np.float64).astype(np.float32)
+    return np.where(f.astype(np.float64) < x, np.nextafter(f, np.float32(np.inf)), f).astype(np.float32)
 
 
 @dataclass

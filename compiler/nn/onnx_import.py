@@ -1,10 +1,12 @@
 """ONNX -> Network. Piecewise-linear graphs only; any other op is an error.
 
-The graph must be a chain from its one input to its one output. Affine ops
-(Gemm, MatMul, Add, Sub, Mul, Div by constants, BatchNormalization) are
-composed into one pending affine map; Relu and binarization (`Sign`, or
-`GreaterOrEqual(v, 0)` followed by `Cast`) close a layer. Shape-only ops
-(Flatten, Reshape, Identity, Squeeze, Unsqueeze) keep the row-major order.
+Every node whose inputs are all initializers or constants (e.g. `Sign` and `Transpose`
+applied to real weights by a module that binarizes them in `forward`) is evaluated once by
+onnxruntime and becomes a constant. What remains must be a chain from the graph's one input
+to its one output. Affine ops (Gemm, MatMul, Add, Sub, Mul, Div by constants,
+BatchNormalization) are composed into one pending affine map; Relu and binarization
+(`Sign`, or `GreaterOrEqual(v, 0)` followed by `Cast` or by `Where(., a, b)`) close a layer.
+Shape-only ops (Flatten, Reshape, Identity, Squeeze, Unsqueeze) keep the row-major order.
 """
 from __future__ import annotations
 
@@ -14,11 +16,16 @@ from pathlib import Path
 import numpy as np
 
 from ...core.errors import PgenError
-from .network import Dense, Network, RealStep, Relu, Step
+from .network import Dense, Network, RealStep, Relu, ScaledStep, Step
+from .session import evaluate_model
 
 SUPPORTED = ["Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Flatten", "Reshape",
              "Identity", "Squeeze", "Unsqueeze", "BatchNormalization", "Sign",
-             "GreaterOrEqual", "Cast", "Constant"]
+             "GreaterOrEqual", "Cast", "Constant"]  # and Where, after GreaterOrEqual
+
+# Ops whose value is not a function of their inputs: never folded.
+_NOT_FOLDABLE = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
+                 "Multinomial", "Bernoulli"}
 
 
 class _Err:
@@ -48,12 +55,29 @@ def load_network(path: str | Path, display: str | None = None) -> Network:
     except Exception as e:  # protobuf raises several kinds on a damaged file
         raise err("E020", f"not a readable ONNX model ({type(e).__name__}: {e})",
                   hint="the file may be truncated or not ONNX; re-export it") from None
-    sha = hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256(data)
+    # weights kept in files beside the model (the dynamo exporter writes `NAME.onnx.data`)
+    locations = sorted({entry.value for t in model.graph.initializer
+                        if onnx.external_data_helper.uses_external_data(t)
+                        for entry in t.external_data if entry.key == "location"})
+    for location in locations:
+        ext = path.parent / location
+        if not ext.is_file():
+            raise err("E020", f"the weights file `{location}` it refers to is missing",
+                      hint="keep the .data file that the exporter wrote beside the .onnx file")
+        digest.update(ext.read_bytes())
+    if locations:
+        try:
+            onnx.external_data_helper.load_external_data_for_model(model, str(path.parent))
+        except Exception as e:  # onnx raises its own error types on a damaged data file
+            raise err("E020", f"cannot read its external weights ({type(e).__name__}: {e})") from None
+    sha = digest.hexdigest()
 
     consts: dict = {}
     for init in graph.initializer:
         arr = numpy_helper.to_array(init)
         consts[init.name] = arr
+    folded = _fold_constants(model, consts, err)
     inputs = [i for i in graph.input if i.name not in consts]
     if len(inputs) != 1 or len(graph.output) != 1:
         raise err("E020", f"expected one input and one output, found {len(inputs)} and {len(graph.output)}")
@@ -62,13 +86,75 @@ def load_network(path: str | Path, display: str | None = None) -> Network:
 
     state = _Walker(err, consts, inp.name, in_shape)
     state.opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=13)
-    for node in graph.node:
-        state.visit(node)
+    last = None
+    for i, node in enumerate(graph.node):
+        if i not in folded:
+            state.visit(node)
+            last = node
+    if state.bool_tensor is not None:
+        raise err("E021", "GreaterOrEqual must be followed by Cast or Where", last)
     if state.cur != graph.output[0].name:
-        raise err("E020", f"the graph's output `{graph.output[0].name}` is not reached by the chain from its input")
+        raise err("E020", f"the graph's output `{graph.output[0].name}` is not reached by the chain from its input",
+                  last)
     state.flush()
     return Network(str(path), sha, inp.name, in_shape, graph.output[0].name,
                    state.shape, state.layers, display=display or str(path))
+
+
+def _fold_constants(model, consts: dict, err) -> set:
+    """Evaluate every node that depends only on initializers and constants; their outputs
+    join `consts`. Returns the indices of the folded nodes.
+
+    `Constant` nodes holding a tensor are copied as they are; any other such node is run by
+    onnxruntime (one small model of just those nodes), so the constants are the float32
+    numbers the graph itself computes."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    known = set(consts)
+    folded: dict = {}  # index -> node
+    to_run = []
+    for i, node in enumerate(graph.node):
+        has_graph = any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute)
+        if node.op_type in _NOT_FOLDABLE or has_graph or node.domain not in ("", "ai.onnx"):
+            continue
+        if not all(name == "" or name in known for name in node.input):
+            continue
+        folded[i] = node
+        known.update(o for o in node.output if o)
+        value = _attr(node, "value", None) if node.op_type == "Constant" else None
+        if value is not None:
+            consts[node.output[0]] = numpy_helper.to_array(value)
+        else:
+            to_run.append(node)
+    if not to_run:
+        return set(folded)
+    produced = {o for n in to_run for o in n.output if o}
+    used_later = {name for i, n in enumerate(graph.node) if i not in folded for name in n.input}
+    used_later |= {o.name for o in graph.output}
+    wanted = sorted(produced & used_later)
+    if not wanted:
+        return set(folded)
+    needed = {name for n in to_run for name in n.input if name and name not in produced}
+    inits = [numpy_helper.from_array(np.asarray(consts[name]), name) for name in sorted(needed)]
+    # declare the outputs with their inferred types (onnxruntime wants typed graph outputs)
+    probe = helper.make_graph(to_run, "fold", [], [helper.make_empty_tensor_value_info(n) for n in wanted], inits)
+    probe_model = helper.make_model(probe, opset_imports=model.opset_import, ir_version=model.ir_version)
+    where = ", ".join(f"`{n.name or n.op_type}` ({n.op_type})" for n in to_run[:4])
+    where += " ..." if len(to_run) > 4 else ""
+    try:
+        inferred = onnx.shape_inference.infer_shapes(probe_model, strict_mode=True)
+        types = {v.name: v.type.tensor_type.elem_type for v in inferred.graph.value_info}
+        outs = [helper.make_tensor_value_info(n, types.get(n, 0), None) for n in wanted]
+        fold = helper.make_model(helper.make_graph(to_run, "fold", [], outs, inits),
+                                 opset_imports=model.opset_import, ir_version=model.ir_version)
+        values = evaluate_model(fold.SerializeToString(), wanted)
+    except Exception as e:  # onnx and onnxruntime raise their own error types
+        raise err("E021", f"cannot evaluate the constant nodes {where} ({type(e).__name__}: {str(e).strip()[:300]})",
+                  to_run[0], hint="these nodes depend only on the weights; simplify them away before export") from None
+    consts.update(zip(wanted, values))
+    return set(folded)
 
 
 def _dim(d) -> int:
@@ -95,13 +181,15 @@ class _Walker:
         n = int(np.prod(in_shape))
         self.layers: list = []
         self._reset(n)
-        self.bool_tensor = None  # output of GreaterOrEqual awaiting its Cast
+        self.bool_tensor = None  # output of GreaterOrEqual awaiting its Cast or Where
 
     # pending affine map from the last layer's output to the current tensor
     def _reset(self, n):
         self.W = np.eye(n)
         self.b = np.zeros(n)
-        self.matrix_at = None  # (W, b, matrix) at the last matrix op, for binarized layers
+        # (W, b, matrix, alpha, bias) at the last matrix op, for binarized layers: the pending map
+        # before it, the numbers it multiplies by (float32 values), and a Gemm's alpha and beta*C
+        self.matrix_at = None
         self.tail: list = []   # nodes after the last matrix op (float32 tail)
         self.tail_prefix: list = []  # synthetic ops that stand for a Gemm's bias
 
@@ -132,7 +220,11 @@ class _Walker:
         else:
             raise self.err("E021", "both operands depend on the network input; only constant operands are supported", node)
         if c is None:
-            raise self.err("E021", "an operand is neither the running activation nor a constant", node)
+            other = b if first else a
+            raise self.err("E021", f"operand `{other}` is an earlier activation, not a constant: the graph "
+                           "branches, and only chain-shaped graphs are supported", node,
+                           hint="a straight-through estimator written as `v + (sign(v) - v).detach()` "
+                           "exports such a branch; write it as an autograd Function returning sign(v)")
         return c.astype(np.float64), first
 
     def _bcast(self, c, node):
@@ -146,22 +238,19 @@ class _Walker:
 
     def visit(self, node):
         op = node.op_type
-        if op == "Constant":
-            from onnx import numpy_helper
-            value = _attr(node, "value", None)
-            if value is None:
-                raise self.err("E021", "only tensor-valued Constant nodes are supported", node)
-            self.consts[node.output[0]] = numpy_helper.to_array(value)
-            return
-        if op not in SUPPORTED:
-            raise self.err("E021", f"unsupported operation `{op}`",
-                           node, hint="supported: " + ", ".join(SUPPORTED))
         if self.bool_tensor is not None:
-            if op != "Cast" or node.input[0] != self.bool_tensor:
-                raise self.err("E021", "GreaterOrEqual must be followed by Cast to float", node)
+            if op not in ("Cast", "Where") or node.input[0] != self.bool_tensor:
+                raise self.err("E021", "GreaterOrEqual must be followed by Cast to float or by Where", node)
+            if op == "Where":
+                self._where(node)
             self.bool_tensor = None
             self.cur = node.output[0]
             return
+        if op in ("Cast", "Where"):
+            raise self.err("E021", f"`{op}` is supported only right after GreaterOrEqual(activation, 0)", node)
+        if op not in SUPPORTED or op == "Constant":  # constant nodes were folded before the walk
+            raise self.err("E021", f"unsupported operation `{op}`",
+                           node, hint="supported: " + ", ".join(SUPPORTED))
         if self.cur not in node.input:
             # a node off the main chain that computes a constant (e.g. a shape)
             raise self.err("E021", "node does not act on the running activation; only chain-shaped graphs are supported", node)
@@ -257,13 +346,14 @@ class _Walker:
         self.b = k_full * self.b + np.repeat(shift, spatial)
         self.tail.append(node)
 
-    def _matrix(self, M, node, new_shape):
-        """A matrix op: y = M h. Remember where it sits for binarized layers."""
-        self.matrix_at = (self.W.copy(), self.b.copy(), M.copy())
+    def _matrix(self, M, node, new_shape, alpha=1.0, bias=None):
+        """A matrix op: y = alpha M h (+ bias). Remember where it sits for binarized layers."""
+        bias = np.zeros(M.shape[0]) if bias is None else bias
+        self.matrix_at = (self.W.copy(), self.b.copy(), M.copy(), alpha, bias)
         self.tail = []
         self.tail_prefix = []
-        self.W = M @ self.W
-        self.b = M @ self.b
+        self.W = alpha * M @ self.W
+        self.b = alpha * M @ self.b + bias
         self.shape = new_shape
 
     def op_MatMul(self, node):
@@ -296,10 +386,9 @@ class _Walker:
             raise self.err("E022", f"Gemm weight {list(B.shape)} does not fit an activation of size {n}", node)
         del trans_a  # with a single row (batch 1) A and A^T hold the same numbers
         m = B.shape[1]
-        self._matrix(alpha * B.T, node, (1, m))
+        bias = None if C is None else beta * np.broadcast_to(C.astype(np.float64), (1, m)).reshape(-1)
+        self._matrix(B.T, node, (1, m), alpha, bias)
         if C is not None:
-            c = np.broadcast_to(C.astype(np.float64), (1, m)).reshape(-1)
-            self.b = self.b + beta * c
             self.tail_prefix = [("gemm_bias", alpha, beta, C.astype(np.float32))]
         else:
             self.tail_prefix = [("gemm_bias", alpha, beta, None)]
@@ -333,12 +422,57 @@ class _Walker:
             self.layers.append(RealStep(tail, n, tie, node.name or node.op_type))
             self._reset(n)
             return
-        W0, b0, M = self.matrix_at
-        if not np.array_equal(M, np.round(M)):
-            raise self.err("E021", "the weights before a binarization must be integers (+-1)", node)
-        tail = _tail_model(self.tail_prefix, self.tail, self.consts, M.shape[0], self.opset)
-        self.layers.append(Step(Dense(W0, b0), M, tail, tie, node.name or node.op_type))
+        W0, b0, M, alpha, bias = self.matrix_at
+        name = node.name or node.op_type
+        if np.array_equal(M, np.round(M)):
+            # integer weights: the sum is exact, then the graph's own float32 ops (bias, alpha, tail)
+            tail = _tail_model(self.tail_prefix, self.tail, self.consts, M.shape[0], self.opset)
+            self.layers.append(Step(Dense(W0, b0), M, tail, tie, name))
+        else:
+            self.layers.append(self._scaled_step(node, tie, W0, b0, M, alpha, bias))
         self._reset(M.shape[0])
+
+    def _scaled_step(self, node, tie, W0, b0, M, alpha, bias) -> ScaledStep:
+        """Rows M[k] = scale[k] * N[k] with N integer (batch-norm folded into +-1 weights)."""
+        absM = np.abs(M)
+        scale = np.array([row[row > 0].min() if np.any(row > 0) else 1.0 for row in absM])
+        N = M / scale[:, None]
+        if not np.array_equal(N, np.round(N)):
+            raise self.err("E021", "the weights before a binarization must be integers (+-1), or in each "
+                           "neuron one real number times integers", node,
+                           hint="binarize the weights in the exported graph (e.g. torch.sign(W) in forward)")
+        # the layer's inputs h = W0 u + b0 for u in [0, 1] (Booleans): bounds, and the values N h takes
+        h_lo = np.minimum(W0, 0).sum(axis=1) + b0
+        h_hi = np.maximum(W0, 0).sum(axis=1) + b0
+        h_abs = np.maximum(np.abs(h_lo), np.abs(h_hi))
+        Q = N @ W0
+        t_off = N @ b0
+        t_lo = np.minimum(Q, 0).sum(axis=1) + t_off
+        t_hi = np.maximum(Q, 0).sum(axis=1) + t_off
+        step = np.array([np.gcd.reduce(np.abs(q).astype(np.int64)) if np.array_equal(q, np.round(q)) and q.any()
+                         else 1 for q in Q]).astype(np.float64)
+        step[step == 0] = 1.0
+        # any order of float32 sums, products and the alpha/beta scalings: each term passes
+        # through at most m roundings, so |error| <= gamma_m * sum |terms| (Higham, Lemma 3.1),
+        # plus m subnormal spacings for underflow or flush-to-zero
+        m = M.shape[1] + 4
+        u = 2.0 ** -24
+        gamma = m * u / (1 - m * u)
+        terms = abs(alpha) * (absM @ h_abs) + np.abs(bias)
+        error = (gamma * terms + m * 2.0 ** -125) * (1 + 1e-9)
+        tail = _tail_model([], self.tail, self.consts, M.shape[0], self.opset)
+        return ScaledStep(Dense(W0, b0), np.round(N), tail, tie, node.name or node.op_type,
+                          scale=scale, offset=bias.astype(np.float64), alpha=float(alpha), error=error,
+                          reach=(t_lo, t_hi, step, np.mod(t_off, step)), file=self.err.path)
+
+    def _where(self, node):
+        """Where(v >= 0, a, b) after a binarization: the value is b + (a - b) y, y in {0, 1}."""
+        a, b = self.const(node.input[1], node), self.const(node.input[2], node)
+        if a is None or b is None:
+            raise self.err("E021", "Where after GreaterOrEqual needs constant values", node)
+        a, b = self._bcast(a.astype(np.float64), node), self._bcast(b.astype(np.float64), node)
+        self.W = (a - b)[:, None] * self.W
+        self.b = (a - b) * self.b + b
 
 
 def _tail_model(prefix, nodes, consts, n_out, opset) -> bytes:

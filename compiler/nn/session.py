@@ -53,6 +53,15 @@ def _model_session(model_bytes: bytes, optimise: bool, pid: int):
     return ort.InferenceSession(model_bytes, _options(optimise), providers=["CPUExecutionProvider"])
 
 
+def evaluate_model(model_bytes: bytes, outputs: list) -> list:
+    """The named outputs of an in-memory ONNX model that takes no inputs (an importer's
+    constant subgraph), node by node; not cached, as such a model is run once."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(model_bytes, _options(False), providers=["CPUExecutionProvider"])
+    return [np.asarray(v) for v in sess.run(list(outputs), {})]
+
+
 def run_network(path: str, x: np.ndarray) -> np.ndarray:
     """Run the ONNX network at `path` on the flat input `x`; returns the flat float32 output."""
     sess, name, shape = session(str(path))

@@ -102,5 +102,6 @@ def linearize_implications(model: ir.Model) -> tuple[ir.Model, Identity]:
                             hint="give the variables in it finite bounds, or use backend z3") from None
         rows.extend(ir.LinearCon(lin, sense, rhs, con.origin, f"c{k}_{j}") for j, (lin, sense, rhs) in enumerate(pieces))
     out = ir.Model(vars=model.vars, constraints=rows, objective=model.objective,
-                   notes=list(model.notes), branch_first=list(model.branch_first))
+                   notes=list(model.notes), branch_first=list(model.branch_first),
+                   branch_shuffle=model.branch_shuffle)
     return out, IDENTITY

@@ -65,9 +65,13 @@ FALSE = ir.Lin.of({})  # with `== 1`: a row no point meets
 def _scaled(lin: ir.Lin, rhs: float, sense: str) -> tuple[ir.Lin, Optional[float], float]:
     """(integral Lin without constant, integral rhs or None when no integer point meets the
     row, the scale factor)."""
-    ints, k = scale_coefs(lin.coef)
+    c = lin.coef
+    if np.all(c == np.round(c)) and np.all(np.abs(c) <= MAX_MAGNITUDE):
+        k, coef = 0, c.copy()  # already integral (cardinality rows of binarized networks, grids)
+    else:
+        ints, k = scale_coefs(c)
+        coef = np.array(ints, dtype=np.float64)  # exact: every |int| <= 2^53
     r = _integral_rhs(Fraction(float(rhs - lin.const)) * (1 << k), sense)
-    coef = np.array(ints, dtype=np.float64)  # exact: every |int| <= 2^53
     return ir.Lin(lin.idx.copy(), coef, 0.0), (None if r is None else float(r)), float(1 << k)
 
 
@@ -102,7 +106,8 @@ def scale_to_integers(model: ir.Model) -> tuple[ir.Model, Identity]:
         raise PgenError("E030", f"cannot scale a coefficient to an integer exactly ({e})",
                         hint="use highs, cbc or z3, which take float coefficients") from None
     out = ir.Model(vars=model.vars, constraints=constraints, objective=objective,
-                   notes=list(model.notes), branch_first=list(model.branch_first))
+                   notes=list(model.notes), branch_first=list(model.branch_first),
+                   branch_shuffle=model.branch_shuffle)
     return out, inverse
 
 

@@ -68,7 +68,8 @@ class Exclude:
         n_old = len(model.vars)
         bools, ints = _discrete(model)
         out = ir.Model(vars=list(model.vars), constraints=list(model.constraints), objective=model.objective,
-                       notes=list(model.notes), branch_first=list(model.branch_first))
+                       notes=list(model.notes), branch_first=list(model.branch_first),
+                   branch_shuffle=model.branch_shuffle)
         for k, values in enumerate(self.solutions):
             out.constraints.append(_cut(out, np.asarray(values, dtype=np.float64), bools, ints, f"no-good cut {k}"))
         out.notes.append(f"{len(self.solutions)} solutions excluded by no-good cuts")

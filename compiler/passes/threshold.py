@@ -74,7 +74,8 @@ def eliminate_threshold_reals(model: ir.Model) -> tuple[ir.Model, Identity]:
         return ir.Lin(new_index[lin.idx], lin.coef.copy(), lin.const)
 
     out = ir.Model(vars=[model.vars[i] for i in keep], notes=list(model.notes),
-                   branch_first=[int(new_index[i]) for i in model.branch_first if new_index[i] >= 0])
+                   branch_first=[int(new_index[i]) for i in model.branch_first if new_index[i] >= 0],
+                   branch_shuffle=model.branch_shuffle)
     for con in model.constraints:
         if isinstance(con, ir.IndicatorCon) and len(con.expr.idx) == 1 and int(con.expr.idx[0]) in drop_set:
             continue

@@ -86,5 +86,6 @@ def tighten_bounds(model: ir.Model, rounds: int = ROUNDS) -> tuple[ir.Model, Ide
         variables[j] = ir.Var(v.name, v.kind, float(lo[j]), float(hi[j]), v.origin)
     out = ir.Model(vars=variables, constraints=model.constraints, objective=model.objective,
                    notes=list(model.notes) + [f"bound tightening narrowed {len(changed)} variable boxes"],
-                   branch_first=list(model.branch_first))
+                   branch_first=list(model.branch_first),
+                   branch_shuffle=model.branch_shuffle)
     return out, IDENTITY

@@ -1,0 +1,422 @@
+"""N distinct verified porous images (seed 000 Sec. 5): draws, check-and-cut, records.
+
+A run asks for `count` images. Draw k takes its grain seeds, `s`, DAG and the solver's
+seed from `numpy.random.default_rng([seed, k])` (compiler.grid.draw), so a run is
+reproducible when no draw hits its timeout. Each draw is solved in a worker process
+(`DrawJob`): lower the spec with the draw's rules, add the cuts known so far (every image
+already made or rejected, as a no-good over its *pixels*, so a relabelled or re-seeded copy
+never counts as new; every enclosed hole found, as a hole cut), then solve, and loop:
+
+- an enclosed void component (rule `no holes`, exact by check and cut) -> add its hole cut;
+- a require on a true PDE value (`dxx(I)`, `dyy(I)`) that misses -> add the image's no-good;
+- otherwise the candidate goes back to this process, which verifies it independently
+  (every spec constraint with onnxruntime and the PDE, every grid rule by
+  runtime.verify_grid) before it counts.
+
+A draw proved infeasible or timed out is counted and replaced, up to `max_draws`. A spec
+whose draws are all the same (given seeds, one `s`, a fixed DAG) is one draw that asks for
+all `count` images: when it is proved infeasible early, no more distinct images exist.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from ..compiler.backends import Session, check_backend, choose_backend
+from ..compiler.grid.draw import draw_rng, draw_rules
+from ..compiler.grid.lower import hole_cut, image_no_good
+from ..compiler.lower import lower
+from ..core.errors import PgenError
+from ..core.options import DEFAULT_TOLERANCE, SolveOptions
+from ..core.results import ERROR, FEASIBLE, INFEASIBLE, OPTIMAL, TIMEOUT, UNKNOWN
+from ..dsl import ast as A
+from ..dsl.printer import expr_text, stmt_text
+from .strategies.exact import decode
+from .verify import Evaluator, _holds, verify
+from .verify_grid import check_grid, enclosed_void
+from .worker import WorkerRun
+
+DEFAULT_DRAW_TIMEOUT = 60.0
+FAILURE_LIMIT = 3  # draws that all fail with an error (no answer at all) end the run
+
+
+@dataclass
+class Cuts:
+    """What every later draw must respect: images to exclude (made, rejected by the PDE
+    check, or found twice) and enclosed holes (per image name)."""
+    images: list = field(default_factory=list)   # [{image name: (T, T) uint8}]
+    holes: list = field(default_factory=list)    # [(image name, Boolean mask)]
+
+
+@dataclass
+class Candidate:
+    values: dict          # the spec's variables
+    images: dict          # image name -> (T, T) uint8
+    labels: dict          # image name -> (T, T) int8
+    candidates: int       # solver answers this image took (hole cuts and PDE misses included)
+    wall: float
+
+
+@dataclass
+class DrawOutcome:
+    termination: str
+    found: list = field(default_factory=list)     # [Candidate]
+    rejected: list = field(default_factory=list)  # [{image name: image}] true value missed
+    holes: list = field(default_factory=list)     # [(image name, mask)]
+    backend: str = ""
+    message: str = ""
+    stats: dict = field(default_factory=dict)
+    solves: int = 0
+
+
+def _lazy_ok(checked, lazy: list, values: dict, tolerance: float) -> tuple[bool, dict]:
+    """Whether every lazy require (true PDE values) holds; and the values they read."""
+    ev = Evaluator(checked, values)
+    ok, seen = True, {}
+    for req in lazy:
+        for env in ev.envs(req.iters, {}):
+            holds, detail = _holds(req.constraint, ev, env, tolerance)
+            seen[stmt_text(req)] = detail
+            ok &= holds
+    return ok, seen
+
+
+RESTART_WORK = 4.0  # CP-SAT deterministic time of the first try of a draw; doubled at each restart
+
+
+class DrawJob:
+    """One draw in a worker: lower with its rules, cut and solve until `want` images pass the
+    hole and PDE checks, the model is infeasible, or the time is up.
+
+    The model is emitted once (compiler.backends.Session) and cuts go into it between
+    solves. On CP-SAT a try that spends its deterministic work budget without an answer is
+    restarted with the next seed (a new pixel order) and twice the budget: the time to an
+    image varies a lot with the order (0.3 s to over 60 s on one 16x16 draw, measured), and
+    a deterministic budget keeps the run reproducible."""
+
+    def __init__(self, checked, rules: dict, cuts: Cuts, backend: str, options: SolveOptions, want: int = 1,
+                 tolerance: float = DEFAULT_TOLERANCE):
+        self.checked, self.rules, self.cuts = checked, rules, cuts
+        self.backend, self.options, self.want, self.tolerance = backend, options, want, tolerance
+
+    def run(self) -> DrawOutcome:
+        start = time.perf_counter()
+        try:
+            lowered = lower(self.checked, grid_rules=self.rules)
+        except PgenError as e:
+            raise e.located(self.checked.path, None)
+        model = lowered.model
+        name = choose_backend(model) if self.backend == "auto" else self.backend
+        check_backend(name, model)
+        grids = lowered.grids
+        for imgs in self.cuts.images:
+            model.constraints.extend(_no_goods(grids, imgs))
+        for image, mask in self.cuts.holes:
+            model.constraints.append(hole_cut(grids[image], mask))
+        session = Session(name, model)
+        out = DrawOutcome(UNKNOWN, backend=name, stats=model.stats())
+        tried, attempt = 0, 0
+        t_image = time.perf_counter()
+        restarts = name == "cpsat"
+        while len(out.found) < self.want:
+            left = self.options.timeout - (time.perf_counter() - start)
+            if left <= 0.05:
+                out.termination = TIMEOUT
+                break
+            options = dataclasses.replace(self.options, timeout=left, seed=self.options.seed + 7919 * attempt,
+                                          work_limit=RESTART_WORK * 2 ** attempt if restarts else None)
+            raw = session.solve(options)
+            out.solves += 1
+            if raw.values is None:
+                if restarts and raw.termination == UNKNOWN:
+                    attempt += 1
+                    continue
+                out.termination, out.message = raw.termination, raw.message
+                break
+            attempt = 0
+            tried += 1
+            images = {g: gv.image_of(raw.values) for g, gv in grids.items()}
+            holes = [(g, h) for g, gv in grids.items() if self.rules[g].holes == "none"
+                     for h in enclosed_void(images[g], self.rules[g])]
+            if holes:
+                for g, h in holes:
+                    session.add(hole_cut(grids[g], h))
+                out.holes.extend(holes)
+                continue
+            values = decode(lowered.var_base, self.checked, raw.values)
+            for con in _no_goods(grids, images):
+                session.add(con)
+            ok, _ = _lazy_ok(self.checked, lowered.lazy, values, self.tolerance)
+            if not ok:
+                out.rejected.append(images)
+                continue
+            labels = {g: gv.labels(raw.values) for g, gv in grids.items()}
+            now = time.perf_counter()
+            out.found.append(Candidate(values, images, labels, tried, now - t_image))
+            tried, t_image = 0, now
+            out.termination = FEASIBLE
+        return out
+
+
+def _no_goods(grids: dict, images: dict) -> list:
+    """One no-good over the pixels of all the spec's images together."""
+    cons = [image_no_good(grids[g], images[g]) for g in images if g in grids]
+    if len(cons) <= 1:
+        return cons
+    from ..compiler import ir  # several images: one row saying "some pixel of some image differs"
+    idx = np.concatenate([c.expr.idx for c in cons])
+    coef = np.concatenate([c.expr.coef for c in cons])
+    rhs = sum(c.rhs for c in cons) - (len(cons) - 1)
+    order = np.argsort(idx)
+    return [ir.LinearCon(ir.Lin(idx[order], coef[order]), ir.GE, rhs, "distinct images", "no_good")]
+
+
+# ---------------------------------------------------------------- the run (this process)
+
+
+@dataclass
+class Cell:
+    """One verified image and its record (what `NNNN.json` holds)."""
+    index: int
+    images: dict
+    labels: dict
+    values: dict
+    record: dict
+
+    @property
+    def image(self) -> np.ndarray:
+        """The image (of a spec with one image; else the first): (T, T) uint8, 1 = solid."""
+        return next(iter(self.images.values()))
+
+    @property
+    def grain_labels(self) -> np.ndarray:
+        """Its grain labels: 0 void, r + 1 for grain r."""
+        return next(iter(self.labels.values()))
+
+
+@dataclass
+class SampleRun:
+    asked: int
+    cells: list = field(default_factory=list)
+    draws: int = 0
+    infeasible: int = 0
+    timed_out: int = 0
+    failed: int = 0
+    duplicates: int = 0
+    exhausted: bool = False   # a fixed family proved that no further distinct image exists
+    rejected: int = 0         # candidates whose true value missed (PDE-checked specs)
+    wall: float = 0.0
+    messages: list = field(default_factory=list)
+
+    @property
+    def made(self) -> int:
+        return len(self.cells)
+
+    def __iter__(self):
+        return iter(self.cells)
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    @property
+    def complete(self) -> bool:
+        return self.made >= self.asked
+
+    def summary(self) -> dict:
+        return {"asked": self.asked, "made": self.made, "draws": self.draws,
+                "proved_infeasible": self.infeasible, "timed_out": self.timed_out, "failed": self.failed,
+                "duplicates": self.duplicates, "rejected_by_true_value": self.rejected,
+                "exhausted": self.exhausted, "wall_seconds": round(self.wall, 3), "messages": self.messages[:20]}
+
+
+def sample(problem, count: int, seed: int = 0, timeout: float = DEFAULT_DRAW_TIMEOUT, backend: str = "auto",
+           jobs: int = 1, max_draws: Optional[int] = None, tolerance: float = DEFAULT_TOLERANCE,
+           on_cell: Optional[Callable] = None, on_draw: Optional[Callable] = None, verbose: bool = False) -> SampleRun:
+    """Make `count` distinct verified images. `timeout`: seconds per draw. `on_cell(cell, run)`
+    is called for each image as it is made, `on_draw(run)` after each draw."""
+    checked = problem.checked
+    if not checked.grids:
+        raise PgenError("E018", "sampling images needs an `image` in the spec", filename=problem.path,
+                        hint="declare `image I : grid 16 x 16` with its `grains` and `void` rules")
+    if count < 1:
+        raise PgenError("E018", f"the number of images must be at least 1, not {count}")
+    random = any(f.random for f in checked.grids.values())
+    max_draws = max_draws if max_draws is not None else (3 * count + 10 if random else 1)
+    options = SolveOptions(timeout=float(timeout), seed=0, verbose=verbose, threads=1)
+    run = SampleRun(count)
+    cuts = Cuts()
+    seen: set = set()
+    start = time.perf_counter()
+    in_flight: dict = {}   # draw index -> (WorkerRun, rules)
+    next_draw = 0
+    jobs = max(1, int(jobs)) if random else 1
+    while True:
+        while len(in_flight) < jobs and next_draw < max_draws and run.made + len(in_flight) < count:
+            rng = draw_rng(seed, next_draw)
+            rules = {name: draw_rules(fam, rng) for name, fam in checked.grids.items()}
+            solver_seed = int(rng.integers(0, 2**31 - 1))
+            want = 1 if random else count - run.made
+            job = DrawJob(checked, rules, Cuts(list(cuts.images), list(cuts.holes)), backend,
+                          dataclasses.replace(options, seed=solver_seed), want, tolerance)
+            in_flight[next_draw] = (WorkerRun(job, timeout * (1 if random else max(1, want)), backend, verbose),
+                                    rules, solver_seed)
+            next_draw += 1
+        if not in_flight:
+            break
+        if run.failed >= FAILURE_LIMIT and run.failed == run.draws:  # the same error every time: say it once
+            break
+        done = _wait_any(in_flight)
+        worker, rules, solver_seed = in_flight.pop(done)
+        out = worker.result()
+        run.draws += 1
+        _absorb(problem, run, cuts, seen, out, rules, done, solver_seed, tolerance, on_cell)
+        if not random and isinstance(out, DrawOutcome) and out.termination == INFEASIBLE:
+            run.exhausted = True
+        run.wall = time.perf_counter() - start
+        if on_draw:
+            on_draw(run)
+    for worker, _, _ in in_flight.values():
+        worker.cancel()
+    run.wall = time.perf_counter() - start
+    return run
+
+
+def _wait_any(in_flight: dict) -> int:
+    while True:
+        for k, (worker, _, _) in in_flight.items():
+            if worker.peek() is not None:
+                return k
+        time.sleep(0.01)
+
+
+def _absorb(problem, run: SampleRun, cuts: Cuts, seen: set, out, rules: dict, draw: int, solver_seed: int,
+            tolerance: float, on_cell) -> None:
+    if not isinstance(out, DrawOutcome):  # the worker failed: a RawResult with ERROR or TIMEOUT
+        if out.termination == TIMEOUT:
+            run.timed_out += 1
+        else:
+            run.failed += 1
+            run.messages.append(f"draw {draw}: {_first_line(out.message)}")
+        return
+    cuts.holes.extend(out.holes)
+    for imgs in out.rejected:
+        cuts.images.append(imgs)
+    run.rejected += len(out.rejected)
+    for cand in out.found:
+        key = b"".join(cand.images[g].tobytes() for g in sorted(cand.images))
+        cuts.images.append(cand.images)
+        if key in seen:  # two draws in flight found the same image
+            run.duplicates += 1
+            continue
+        failures = _verify(problem, cand, rules, tolerance)
+        if failures:
+            run.failed += 1
+            run.messages.append(f"draw {draw}: a candidate failed independent verification: " + "; ".join(failures))
+            continue
+        if run.made >= run.asked:
+            break
+        seen.add(key)
+        cell = Cell(run.made + 1, cand.images, cand.labels, cand.values,
+                    _record(problem, cand, rules, draw, solver_seed, out))
+        run.cells.append(cell)
+        if on_cell:
+            on_cell(cell, run)
+    if not out.found:
+        if out.termination == INFEASIBLE:
+            run.infeasible += 1
+        elif out.termination in (TIMEOUT, UNKNOWN):
+            run.timed_out += 1
+        else:
+            run.failed += 1
+            run.messages.append(f"draw {draw}: {out.termination}: {_first_line(out.message)}")
+
+
+def _first_line(text: str) -> str:
+    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+
+
+def _verify(problem, cand: Candidate, rules: dict, tolerance: float) -> list:
+    """Every failure of the candidate, checked without the encoder: the spec's constraints
+    (networks re-run with onnxruntime, PDE values computed) and each grid rule."""
+    report = verify(problem.checked, cand.values, None, tolerance)
+    failures = [str(f) for f in report.failures]
+    for g, r in rules.items():
+        failures += [f"image {g}: {msg}" for msg in check_grid(cand.images[g], cand.labels[g], r)]
+    return failures
+
+
+# ---------------------------------------------------------------- records
+
+
+def surrogate_terms(checked) -> list:
+    """The network applications to an image that the spec bounds, as (text, expression,
+    image name, axis, interval, scale): what each record reports beside the true value.
+    `axis` is x for `net(I)`, y for `net(transpose(I))`; `scale` converts D to the
+    network's units (100 when its model card says `100 x D_xx`)."""
+    out = []
+    for req in checked.requires:
+        c = req.constraint
+        if not isinstance(c, A.InInterval) or not isinstance(c.expr, A.Call) or c.expr.func not in checked.nets:
+            continue
+        arg = c.expr.args[0] if len(c.expr.args) == 1 else None
+        axis = None
+        if isinstance(arg, A.Name) and arg.id in checked.grids:
+            image, axis = arg.id, "x"
+        elif isinstance(arg, A.Call) and arg.func == "transpose" and len(arg.args) == 1 \
+                and isinstance(arg.args[0], A.Name) and arg.args[0].id in checked.grids:
+            image, axis = arg.args[0].id, "y"
+        if axis is None:
+            continue
+        out.append((expr_text(c.expr), c.expr, image, axis, c.interval, _units(checked.nets[c.expr.func])))
+    return out
+
+
+def _units(net) -> float:
+    card = Path(net.path).with_suffix(".json")
+    try:
+        convention = json.loads(card.read_text()).get("convention", "")
+    except (OSError, ValueError):
+        return 1.0
+    return 100.0 if "100 x D_" in convention else 1.0
+
+
+def _record(problem, cand: Candidate, rules: dict, draw: int, solver_seed: int, out: DrawOutcome) -> dict:
+    from ..surrogate import pde
+
+    checked = problem.checked
+    ev = Evaluator(checked, cand.values)
+    rec = {"draw": draw, "solver": out.backend, "solver_seed": solver_seed, "time_seconds": round(cand.wall, 4),
+           "candidates": cand.candidates, "verified": True, "images": {}}
+    true = {}
+    for g, img in cand.images.items():
+        r = rules[g]
+        d_xx, d_yy = float(pde.d_xx(img)), float(pde.d_yy(img))
+        true[g] = {"x": d_xx, "y": d_yy}
+        rec["images"][g] = {
+            "grains": [{"seed": list(gr.seed), "dag": gr.dag, "s": gr.s,
+                        "area": int(np.sum(cand.labels[g] == k + 1))} for k, gr in enumerate(r.grains)],
+            "porosity": round(float(1.0 - img.mean()), 6), "true_D_xx": round(d_xx, 6), "true_D_yy": round(d_yy, 6)}
+    rec["surrogate"] = []
+    for text, expr, g, axis, interval, scale in surrogate_terms(checked):
+        value = float(np.asarray(ev.eval(expr, {})).reshape(-1)[0])
+        lo, hi = float(ev.eval(interval.lo, {})), float(ev.eval(interval.hi, {}))
+        t = true[g][axis] * scale
+        inside = (t >= lo if interval.lo_closed else t > lo) and (t <= hi if interval.hi_closed else t < hi)
+        rec["surrogate"].append({"term": text, "value": round(value, 6), "true": round(t, 6),
+                                 "interval": [lo, hi], "true_in_interval": bool(inside),
+                                 "error": round(abs(value - t), 6)})
+    checks = _lazy_ok(checked, [q for q in checked.requires if _is_lazy(q, checked)], cand.values, 1e-9)[1]
+    if checks:
+        rec["true_value_checks"] = checks
+    return rec
+
+
+def _is_lazy(req, checked) -> bool:
+    from ..compiler.atoms import mentions_oracle
+    return mentions_oracle(req.constraint, checked.nets)

@@ -40,7 +40,7 @@ from ..dsl.printer import expr_text, stmt_text
 from .strategies.exact import decode
 from .verify import Evaluator, _holds, verify
 from .verify_grid import check_grid, enclosed_void
-from .worker import WorkerRun
+from .worker import ServedWorker
 
 DEFAULT_DRAW_TIMEOUT = 60.0
 FAILURE_LIMIT = 3  # draws that all fail with an error (no answer at all) end the run
@@ -253,46 +253,52 @@ def sample(problem, count: int, seed: int = 0, timeout: float = DEFAULT_DRAW_TIM
     cuts = Cuts()
     seen: set = set()
     start = time.perf_counter()
-    in_flight: dict = {}   # draw index -> (WorkerRun, rules)
-    next_draw = 0
     jobs = max(1, int(jobs)) if random else 1
-    while True:
-        while len(in_flight) < jobs and next_draw < max_draws and run.made + len(in_flight) < count:
-            rng = draw_rng(seed, next_draw)
-            rules = {name: draw_rules(fam, rng) for name, fam in checked.grids.items()}
-            solver_seed = int(rng.integers(0, 2**31 - 1))
-            want = 1 if random else count - run.made
-            job = DrawJob(checked, rules, Cuts(list(cuts.images), list(cuts.holes)), backend,
-                          dataclasses.replace(options, seed=solver_seed), want, tolerance)
-            in_flight[next_draw] = (WorkerRun(job, timeout * (1 if random else max(1, want)), backend, verbose),
-                                    rules, solver_seed)
-            next_draw += 1
-        if not in_flight:
-            break
-        if run.failed >= FAILURE_LIMIT and run.failed == run.draws:  # the same error every time: say it once
-            break
-        done = _wait_any(in_flight)
-        worker, rules, solver_seed = in_flight.pop(done)
-        out = worker.result()
-        run.draws += 1
-        _absorb(problem, run, cuts, seen, out, rules, done, solver_seed, tolerance, on_cell)
-        if not random and isinstance(out, DrawOutcome) and out.termination == INFEASIBLE:
-            run.exhausted = True
-        run.wall = time.perf_counter() - start
-        if on_draw:
-            on_draw(run)
-    for worker, _, _ in in_flight.values():
-        worker.cancel()
+    # one served worker per job slot: imports and the solver library stay loaded between draws
+    pool = [ServedWorker(backend, verbose) for _ in range(jobs)]
+    in_flight: dict = {}   # worker index -> (draw index, rules, solver seed)
+    next_draw = 0
+    try:
+        while True:
+            for w, worker in enumerate(pool):
+                if w in in_flight or next_draw >= max_draws or run.made + len(in_flight) >= count:
+                    continue
+                rng = draw_rng(seed, next_draw)
+                rules = {name: draw_rules(fam, rng) for name, fam in checked.grids.items()}
+                solver_seed = int(rng.integers(0, 2**31 - 1))
+                want = 1 if random else count - run.made
+                job = DrawJob(checked, rules, Cuts(list(cuts.images), list(cuts.holes)), backend,
+                              dataclasses.replace(options, seed=solver_seed), want, tolerance)
+                worker.submit(job, timeout * (1 if random else max(1, want)))
+                in_flight[w] = (next_draw, rules, solver_seed)
+                next_draw += 1
+            if not in_flight:
+                break
+            if run.failed >= FAILURE_LIMIT and run.failed == run.draws:  # the same error every time: say it once
+                break
+            w = _wait_any(pool, in_flight)
+            draw, rules, solver_seed = in_flight.pop(w)
+            out = pool[w].result()
+            run.draws += 1
+            _absorb(problem, run, cuts, seen, out, rules, draw, solver_seed, tolerance, on_cell)
+            if not random and isinstance(out, DrawOutcome) and out.termination == INFEASIBLE:
+                run.exhausted = True
+            run.wall = time.perf_counter() - start
+            if on_draw:
+                on_draw(run)
+    finally:
+        for w, worker in enumerate(pool):
+            worker.cancel() if w in in_flight else worker.close()
     run.wall = time.perf_counter() - start
     return run
 
 
-def _wait_any(in_flight: dict) -> int:
+def _wait_any(pool: list, in_flight: dict) -> int:
     while True:
-        for k, (worker, _, _) in in_flight.items():
-            if worker.peek() is not None:
-                return k
-        time.sleep(0.01)
+        for w in in_flight:
+            if pool[w].peek() is not None:
+                return w
+        time.sleep(0.005)
 
 
 def _absorb(problem, run: SampleRun, cuts: Cuts, seen: set, out, rules: dict, draw: int, solver_seed: int,

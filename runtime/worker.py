@@ -141,6 +141,122 @@ class WorkerRun:
                          message=message)
 
 
+class ServedWorker:
+    """A worker process that answers jobs one after another (`worker_main --serve`): imports,
+    solver libraries and caches stay loaded between jobs. `submit(job, timeout)` starts a
+    job; `peek()` and `result()` answer as WorkerRun's do (a failure is a RawResult with
+    ERROR or TIMEOUT, never an exception). A job past its time kills the process; the next
+    `submit` starts a fresh one. `close()` ends the process."""
+
+    def __init__(self, backend: str = "solver", verbose: bool = False):
+        self.backend, self.verbose = backend, verbose
+        self._proc = None
+        self._job = None      # (reader thread, deadline, start, box) of the running job
+        self._outcome = None
+
+    def _start(self) -> None:
+        self._proc = subprocess.Popen(_command(self.verbose) + ["--serve"], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE)
+        self._proc.stdin.write(pickle.dumps([p for p in sys.path if isinstance(p, str)]))
+        self._proc.stdin.flush()
+
+    @property
+    def busy(self) -> bool:
+        return self._job is not None and self._outcome is None
+
+    def submit(self, job, timeout: float) -> None:
+        self._outcome = None
+        start = time.perf_counter()
+        try:
+            payload = pickle.dumps(job)
+            if self._proc is None or self._proc.poll() is not None:
+                self._start()
+        except Exception as e:
+            self._job = (None, 0.0, start, {})
+            self._outcome = RawResult(ERROR, wall=0.0, backend=self.backend,
+                                      message=f"the job could not be sent to the {self.backend} worker: {e}")
+            return
+        box: dict = {}
+        proc = self._proc
+
+        def talk():
+            try:
+                proc.stdin.write(len(payload).to_bytes(8, "little") + payload)
+                proc.stdin.flush()
+                head = proc.stdout.read(8)
+                if len(head) == 8:
+                    box["reply"] = proc.stdout.read(int.from_bytes(head, "little"))
+            except (OSError, ValueError):
+                pass  # the worker died: no reply
+
+        reader = threading.Thread(target=talk, daemon=True)
+        reader.start()
+        self._job = (reader, start + timeout + GRACE_SECONDS, start, box)
+
+    def peek(self):
+        if self._outcome is None and self._job is not None:
+            reader, deadline, _, _ = self._job
+            if not reader.is_alive() or time.perf_counter() >= deadline:
+                self._settle()
+        return self._outcome
+
+    def result(self):
+        if self._outcome is None and self._job is not None:
+            reader, deadline, _, _ = self._job
+            reader.join(max(0.0, deadline - time.perf_counter()))
+            self._settle()
+        return self._outcome
+
+    def _settle(self) -> None:
+        reader, _, start, box = self._job
+        wall = time.perf_counter() - start
+        if reader.is_alive():  # past its time: the process goes, the next job gets a fresh one
+            self._kill()
+            reader.join()
+            self._outcome = RawResult(TIMEOUT, wall=wall, backend=self.backend,
+                                      message=f"the {self.backend} worker was stopped after {wall:.0f} s")
+            return
+        if "reply" not in box:
+            code = self._kill()
+            self._outcome = RawResult(ERROR, wall=wall, backend=self.backend,
+                                      message=f"the {self.backend} worker died (exit code {code})")
+            return
+        try:
+            status, payload = pickle.loads(box["reply"])
+        except Exception as e:
+            self._kill()
+            self._outcome = RawResult(ERROR, wall=wall, backend=self.backend,
+                                      message=f"the {self.backend} worker's answer could not be read: {e}")
+            return
+        self._outcome = RawResult(ERROR, wall=wall, backend=self.backend, message=payload) \
+            if status == "error" else payload
+
+    def _kill(self):
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        proc.kill()
+        proc.wait()
+        return proc.returncode
+
+    def cancel(self) -> None:
+        """Kill the process now (a job still running is lost)."""
+        self._kill()
+        self._job, self._outcome = None, None
+
+    def close(self) -> None:
+        """End the process: standard input closes and it exits; killed if it does not."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            proc.stdin.close()
+            proc.wait(timeout=EXIT_WAIT_SECONDS)
+        except (OSError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait()
+
+
 def run_in_worker(backend_name: str, model, action: str = "solve", options: SolveOptions | None = None,
                   fmt: str = "") -> RawResult | str:
     """One backend call in a worker: a RawResult (failures too) for `solve`; the model text

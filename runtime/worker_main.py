@@ -1,6 +1,6 @@
 """The solver worker's entry point: `python -m pgen.runtime.worker_main [--verbose]`.
 
-Protocol (runtime.worker is the other end): standard input carries two pickles, the
+Protocol (runtime.worker is the other end; `--serve` answers many jobs, see `serve`): standard input carries two pickles, the
 parent's sys.path and a *job* (any picklable object with `run()`); standard output carries
 one pickle back, ("ok", job.run()) or ("error", message). Solver libraries print on fd 1,
 so the reply goes out on a copy of the original fd 1 and fd 1 itself is pointed at stderr
@@ -30,14 +30,40 @@ def _reply_channel(verbose: bool):
 def _outcome(stream) -> tuple:
     """("ok", value) or ("error", message): never an exception. A PgenError is a
     user-facing message already: it goes without a traceback."""
-    try:
+    def job():
         sys.path.extend(p for p in pickle.load(stream) if p not in sys.path)  # the parent's own modules
-        job = pickle.load(stream)
-        return "ok", job.run()
+        return pickle.load(stream)
+    return _run(job)
+
+
+def _run(read_job) -> tuple:
+    try:
+        return "ok", read_job().run()
     except PgenError as e:
         return "error", str(e)
     except Exception as e:
         return "error", f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}"
+
+
+def serve(argv: list[str]) -> None:
+    """`--serve`: answer jobs one after another until standard input ends; each job and each
+    answer is an 8-byte length and a pickle. Imports, solver libraries and per-process
+    caches stay loaded between jobs (a porous run's draws: about a second saved per draw)."""
+    reply = _reply_channel("--verbose" in argv)
+    stdin = sys.stdin.buffer
+    sys.path.extend(p for p in pickle.load(stdin) if p not in sys.path)
+    while True:
+        head = stdin.read(8)
+        if len(head) < 8:
+            break
+        body = stdin.read(int.from_bytes(head, "little"))
+        data = _encoded(_run(lambda: pickle.loads(body)))
+        reply.write(len(data).to_bytes(8, "little") + data)
+        reply.flush()
+    reply.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _encoded(outcome: tuple) -> bytes:
@@ -59,4 +85,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    (serve if "--serve" in sys.argv[1:] else main)(sys.argv[1:])

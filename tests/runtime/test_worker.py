@@ -54,3 +54,62 @@ def test_a_checked_spec_travels_to_a_worker_whole(tmp_path):
     assert copy.vars.keys() == checked.vars.keys()
     layers, copied = checked.nets["net"].layers, copy.nets["net"].layers
     assert len(layers) == len(copied) and copy.spec == checked.spec
+
+
+class _Pid:
+    def run(self):
+        import os
+        return os.getpid()
+
+
+class _Sleep:
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+    def run(self):
+        import time
+        time.sleep(self.seconds)
+        return "slept"
+
+
+class _Fail:
+    def run(self):
+        from pgen.core.errors import PgenError
+        raise PgenError("E018", "a job that fails")
+
+
+def test_a_served_worker_answers_jobs_in_one_process():
+    from pgen.runtime.worker import ServedWorker
+
+    worker = ServedWorker("test")
+    try:
+        pids = []
+        for _ in range(3):
+            worker.submit(_Pid(), 30)
+            pids.append(worker.result())
+        assert len(set(pids)) == 1 and isinstance(pids[0], int)
+        worker.submit(_Fail(), 30)  # an error comes back as a result; the process stays
+        out = worker.result()
+        assert isinstance(out, RawResult) and out.termination == ERROR and "a job that fails" in out.message
+        worker.submit(_Pid(), 30)
+        assert worker.result() == pids[0]
+    finally:
+        worker.close()
+
+
+def test_a_served_worker_past_its_time_is_replaced(monkeypatch):
+    from pgen.runtime import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "GRACE_SECONDS", 0.5)
+    worker = worker_module.ServedWorker("test")
+    try:
+        worker.submit(_Pid(), 30)
+        first = worker.result()
+        worker.submit(_Sleep(60), 0.5)
+        out = worker.result()
+        assert isinstance(out, RawResult) and out.termination == "timeout"
+        worker.submit(_Pid(), 30)
+        second = worker.result()
+        assert isinstance(second, int) and second != first  # a fresh process took the next job
+    finally:
+        worker.close()

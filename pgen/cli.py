@@ -223,6 +223,9 @@ def cmd_sample(args, problem) -> int:
     if run.exhausted:
         print(f"only {run.made} distinct images satisfy the spec (proved: the next draw is infeasible)",
               file=sys.stderr)
+    elif run.made == 0 and run.draws and run.infeasible == run.draws:
+        print(f"every draw ({run.draws}) was proved infeasible: no image with these seeds, DAGs and `s` meets "
+              "the spec; check that the intervals lie within what the network can output", file=sys.stderr)
     else:
         print(f"fewer images than asked: raise --timeout or --max-draws, or widen the spec's intervals",
               file=sys.stderr)

@@ -39,6 +39,7 @@ from ..dsl import ast as A
 from ..dsl.printer import expr_text, stmt_text
 from .strategies.exact import decode
 from .verify import Evaluator, _holds, verify
+from . import grow
 from .verify_grid import check_grid, enclosed_void
 from .worker import ServedWorker
 
@@ -61,6 +62,7 @@ class Candidate:
     labels: dict          # image name -> (T, T) int8
     candidates: int       # solver answers this image took (hole cuts and PDE misses included)
     wall: float
+    method: str = ""      # what found it: the backend, or `grow` (runtime.grow's quick search)
 
 
 @dataclass
@@ -124,6 +126,28 @@ class DrawJob:
         tried, attempt = 0, 0
         t_image = time.perf_counter()
         restarts = name == "cpsat"
+        # one image per draw: first a quick seeded search of grown images (runtime.grow)
+        quick = self.want == 1 and grow.applies(self.checked, lowered.lazy)
+        excluded = {b"".join(imgs[g].tobytes() for g in sorted(imgs)) for imgs in self.cuts.images}
+        grow_rng = np.random.default_rng(int(self.options.seed))
+        while quick and len(out.found) < self.want:
+            hit = grow.search(self.checked, self.rules, excluded, grow_rng)
+            if hit is None:
+                break
+            (g,) = grids
+            images, labels = {g: hit[0]}, {g: hit[1]}
+            excluded.add(hit[0].tobytes())
+            tried += 1
+            for con in _no_goods(grids, images):
+                session.add(con)
+            values = {g: hit[0].astype(np.float64)}
+            if not _lazy_ok(self.checked, lowered.lazy, values, self.tolerance)[0]:
+                out.rejected.append(images)
+                continue
+            now = time.perf_counter()
+            out.found.append(Candidate(values, images, labels, tried, now - t_image, "grow"))
+            tried, t_image = 0, now
+            out.termination = FEASIBLE
         while len(out.found) < self.want:
             left = self.options.timeout - (time.perf_counter() - start)
             if left <= 0.05:
@@ -158,7 +182,7 @@ class DrawJob:
                 continue
             labels = {g: gv.labels(raw.values) for g, gv in grids.items()}
             now = time.perf_counter()
-            out.found.append(Candidate(values, images, labels, tried, now - t_image))
+            out.found.append(Candidate(values, images, labels, tried, now - t_image, name))
             tried, t_image = 0, now
             out.termination = FEASIBLE
         return out
@@ -397,7 +421,7 @@ def _record(problem, cand: Candidate, rules: dict, draw: int, solver_seed: int, 
 
     checked = problem.checked
     ev = Evaluator(checked, cand.values)
-    rec = {"draw": draw, "solver": out.backend, "solver_seed": solver_seed, "time_seconds": round(cand.wall, 4),
+    rec = {"draw": draw, "solver": cand.method or out.backend, "solver_seed": solver_seed, "time_seconds": round(cand.wall, 4),
            "candidates": cand.candidates, "verified": True, "images": {}}
     true = {}
     for g, img in cand.images.items():

@@ -342,7 +342,8 @@ def report(plan: Plan, command: str, started: str, wall: float, note: str, compl
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=None, help="instances per interval with auto (10; 5 with --checked)")
-    ap.add_argument("--n-backend", type=int, default=3, help="instances per interval with each named backend")
+    ap.add_argument("--n-backend", default="3",
+                    help="instances per interval with each named backend: 3, or per backend: 3,cbc=1")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per instance with auto")
     ap.add_argument("--backend-timeout", type=float, default=30.0, help="seconds per instance with a named backend")
     ap.add_argument("--backends", default=None,
@@ -360,17 +361,25 @@ def parse_args(argv=None):
 
 def make_plan(args) -> Plan:
     n = args.n if args.n is not None else (2 if args.quick else 5 if args.checked else 10)
-    n_backend = 2 if args.quick and args.n_backend == 3 else args.n_backend
     backends = args.backends if args.backends is not None else ("" if args.checked else ",".join(BACKENDS))
     backends = [b for b in backends.split(",") if b]
-    for b in backends:
+    n_backend = {}
+    try:
+        for part in (p for p in args.n_backend.split(",") if p and not (args.quick and args.n_backend == "3")):
+            name, _, count = part.rpartition("=")
+            for b in ([name] if name else BACKENDS):
+                n_backend[b] = int(count)
+    except ValueError:
+        raise SystemExit(f"--n-backend: `{args.n_backend}` is not a count or backend=count list") from None
+    for b in list(backends) + list(n_backend):
         if b not in BACKENDS:
             raise SystemExit(f"unknown backend `{b}` (choose from {', '.join(BACKENDS)})")
     datasets = [d for d in args.datasets.split(",") if d]
     for d in datasets:
         if d not in ("d2", "d3"):
             raise SystemExit(f"unknown dataset `{d}` (d2 or d3)")
-    configs = [("auto", args.timeout, n)] + [(b, args.backend_timeout, n_backend) for b in backends]
+    configs = [("auto", args.timeout, n)] + [(b, args.backend_timeout, n_backend.get(b, 2 if args.quick else 3))
+                                             for b in backends]
     return Plan(configs, ["bnn", "relu"] if args.relu else ["bnn"], datasets,
                 ((60, 70),) if args.quick else INTERVALS, args.checked)
 

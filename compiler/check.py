@@ -17,7 +17,8 @@ import numpy as np
 
 from ..dsl import ast as A
 from ..core.errors import PgenError
-from .atoms import ATOMS, atom_of, function_names
+from .atoms import ATOMS, atom_of, function_names, mentions_oracle
+from .atoms.pde import ORACLE_HINT
 from .grid import spec as grid_spec
 from .consts import evaluate
 from .nn.network import Network
@@ -116,7 +117,39 @@ def check(spec: A.Spec, path: Optional[str] = None, base_dir: Optional[Path] = N
     if out.objective is None:
         out.objective = A.Objective("satisfy", None)
     check_shapes(out)
+    _oracles_ok(out)
     return out
+
+
+def _oracles_ok(out: Checked) -> None:
+    """The true-value functions (`dxx`, `dyy`) are checked on candidates and cut off when they
+    miss: only a `require` may use them, and it may read only images (and constants), since
+    the cut excludes the image's pixels."""
+    obj = out.objective
+    if obj.expr is not None and mentions_oracle(obj.expr, out.nets):
+        raise PgenError("E015", "the PDE's true value cannot be an objective: it has no encoding", obj.span,
+                        hint=ORACLE_HINT)
+    for req in out.requires:
+        if not mentions_oracle(req.constraint, out.nets):
+            continue
+        others = sorted(n for n in _names_in(req.constraint) if n in out.vars and n not in out.grids)
+        if others:
+            raise PgenError("E015", f"a require on the PDE's true value reads `{others[0]}`, which is not an image",
+                            req.span, hint="state the true-value interval on the image alone, e.g. "
+                                           "`require dxx(I) in [0.60, 0.70)`")
+
+
+def _names_in(node) -> set:
+    if isinstance(node, A.Name):
+        return {node.id}
+    found = set()
+    if hasattr(node, "__dataclass_fields__"):
+        for name in node.__dataclass_fields__:
+            value = getattr(node, name)
+            for v in (value if isinstance(value, tuple) else (value,)):
+                if hasattr(v, "__dataclass_fields__"):
+                    found |= _names_in(v)
+    return found
 
 
 def _image_var(stmt: A.ImageDecl) -> VarInfo:

@@ -70,6 +70,10 @@ class Problem:
               progress: bool = False):
         from .runtime.solve import solve
 
+        if self.checked.grids:  # exact `no holes`, draws and the grid verifier live in sample()
+            raise PgenError("E018", "a spec with an `image` makes images: use `problem.sample(n)` "
+                            "(`pgenc solve` does this)", filename=self.path,
+                            hint="for one image: `problem.sample(1)`; its cells hold the image and its record")
         opts = self.checked.options
         backend = backend or opts.get("backend", "auto")
         try:

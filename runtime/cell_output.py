@@ -3,7 +3,7 @@
 Layout (k is 1-based, 4 digits):
   NNNN.png           the image, solid black on white void, upscaled by a whole factor so the
                      short side is at least 256 px (nearest neighbour: crisp pixel edges)
-  NNNN.npy           the grain labels, int8 (0 void, r for grain r)
+  NNNN.npy           the grain labels, int16 (0 void, r for grain r)
   NNNN.json          the record as given, plus "png" and "npy" (the file names)
   contact_sheet.png  every image in a grid of up to 10 a row, grains tinted by label, each
                      with its caption under it (absent when there are no images)
@@ -122,8 +122,8 @@ def _checked_cell(k: int, cell: dict):
         raise ValueError(f"{where}: the image must hold only 0 (void) and 1 (solid)")
     if not (np.issubdtype(labels.dtype, np.integer) or labels.dtype == bool):
         raise ValueError(f"{where}: labels must be integers, got {labels.dtype}")
-    if labels.min() < 0 or labels.max() > np.iinfo(np.int8).max:
-        raise ValueError(f"{where}: labels must lie in 0..127 to fit int8")
+    if labels.min() < 0 or labels.max() > np.iinfo(np.int16).max:
+        raise ValueError(f"{where}: labels must lie in 0..32767 to fit int16")
     if not np.array_equal(labels > 0, image == 1):
         raise ValueError(f"{where}: labels are 0 exactly where the image is void, and only there")
     record = _jsonable(_plain_dict(cell["record"], f"{where}: record"), f"{where}: record")
@@ -132,7 +132,7 @@ def _checked_cell(k: int, cell: dict):
             raise ValueError(f"{where}: record key `{key}` is reserved for the file name write_cells adds")
     if not isinstance(cell["caption"], str):
         raise TypeError(f"{where}: the caption must be a str, got {type(cell['caption']).__name__}")
-    return image.astype(np.uint8), labels.astype(np.int8), record, cell["caption"]
+    return image.astype(np.uint8), labels.astype(np.int16), record, cell["caption"]
 
 
 def _plain_dict(value, where: str) -> dict:

@@ -141,7 +141,7 @@ class DrawJob:
             for con in _no_goods(grids, images):
                 session.add(con)
             values = {g: hit[0].astype(np.float64)}
-            if not _lazy_ok(self.checked, lowered.lazy, values, self.tolerance)[0]:
+            if not _lazy_ok(self.checked, lowered.lazy, values, 0.0)[0]:
                 out.rejected.append(images)
                 continue
             now = time.perf_counter()
@@ -153,7 +153,7 @@ class DrawJob:
             if left <= 0.05:
                 out.termination = TIMEOUT
                 break
-            options = dataclasses.replace(self.options, timeout=left, seed=self.options.seed + 7919 * attempt,
+            options = dataclasses.replace(self.options, timeout=left, seed=(self.options.seed + 7919 * attempt) % (2**31 - 1),
                                           work_limit=RESTART_WORK * 2 ** attempt if restarts else None)
             raw = session.solve(options)
             out.solves += 1
@@ -176,7 +176,7 @@ class DrawJob:
             values = decode(lowered.var_base, self.checked, raw.values)
             for con in _no_goods(grids, images):
                 session.add(con)
-            ok, _ = _lazy_ok(self.checked, lowered.lazy, values, self.tolerance)
+            ok, _ = _lazy_ok(self.checked, lowered.lazy, values, 0.0)
             if not ok:
                 out.rejected.append(images)
                 continue
@@ -291,9 +291,11 @@ def sample(problem, count: int, seed: int = 0, timeout: float = DEFAULT_DRAW_TIM
                 rules = {name: draw_rules(fam, rng) for name, fam in checked.grids.items()}
                 solver_seed = int(rng.integers(0, 2**31 - 1))
                 want = 1 if random else count - run.made
+                # a fixed family is one draw that makes every image: its time is per image
+                draw_timeout = timeout * (1 if random else max(1, want))
                 job = DrawJob(checked, rules, Cuts(list(cuts.images), list(cuts.holes)), backend,
-                              dataclasses.replace(options, seed=solver_seed), want, tolerance)
-                worker.submit(job, timeout * (1 if random else max(1, want)))
+                              dataclasses.replace(options, seed=solver_seed, timeout=draw_timeout), want, tolerance)
+                worker.submit(job, draw_timeout)
                 in_flight[w] = (next_draw, rules, solver_seed)
                 next_draw += 1
             if not in_flight:
@@ -357,6 +359,8 @@ def _absorb(problem, run: SampleRun, cuts: Cuts, seen: set, out, rules: dict, dr
         run.cells.append(cell)
         if on_cell:
             on_cell(cell, run)
+    if out.found and out.termination in (TIMEOUT, UNKNOWN) and run.made < run.asked:
+        run.timed_out += 1  # a fixed family's draw stopped before it had every image
     if not out.found:
         if out.termination == INFEASIBLE:
             run.infeasible += 1

@@ -66,3 +66,20 @@ def test_count_on_a_spec_without_image_is_an_input_error(capsys):
 def test_check_describes_the_image(capsys):
     code, out, _ = run(capsys, "check", ROOT / "specs" / "porous" / "d3_60_70.pgen")
     assert code == 0 and "image I: 16 x 16; 3 grains; seeds random, dag manhattan, compact 1/2/3" in out
+
+
+def test_solve_on_a_porous_problem_points_to_sample(tmp_path):
+    """The exact `no holes` loop, draws and the grid verifier live in sample(): solve() refuses."""
+    import pgen
+    from pgen.core.errors import PgenError
+
+    spec = tmp_path / "s.pgen"
+    spec.write_text(SMALL)
+    problem = pgen.load(spec)
+    try:
+        problem.solve()
+    except PgenError as e:
+        assert "sample" in e.message
+    else:
+        raise AssertionError("solve() on a porous spec must refuse")
+    assert problem.sample(1, seed=0).made == 1

@@ -50,7 +50,9 @@ class CpSatBackend(Backend):
         for n, v in zip(names, model.vars):
             if v.kind == ir.BOOL:
                 xs.append(cm.NewBoolVar(n))
-                if v.lb > 0 or v.ub < 1:  # a Boolean fixed by its bounds (a void border, a grain's seed)
+                if v.lb > v.ub:  # contradictory bounds: no solution, never a silent choice
+                    cm.AddBoolOr([])
+                elif v.lb > 0 or v.ub < 1:  # a Boolean fixed by its bounds (a void border, a grain's seed)
                     cm.Add(xs[-1] == int(v.lb > 0))
             else:
                 xs.append(cm.NewIntVar(int(math.ceil(v.lb)), int(math.floor(v.ub)), n))

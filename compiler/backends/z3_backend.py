@@ -56,7 +56,9 @@ class Z3Backend(Backend):
         for n, v in zip(names, model.vars):
             if v.kind == ir.BOOL:
                 xs.append(z3.Bool(n))
-                if v.lb > 0 or v.ub < 1:  # a Boolean fixed by its bounds (a void border, a grain's seed)
+                if v.lb > v.ub:  # contradictory bounds: no solution, never a silent choice
+                    assertions.append(z3.BoolVal(False))
+                elif v.lb > 0 or v.ub < 1:  # a Boolean fixed by its bounds (a void border, a grain's seed)
                     assertions.append(xs[-1] == z3.BoolVal(v.lb > 0))
                 continue
             x = z3.Int(n) if v.kind == ir.INT else z3.Real(n)

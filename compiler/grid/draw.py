@@ -1,8 +1,10 @@
 """One draw of a grid family: concrete seeds, `s` and DAG (seed 000 Sec. 5: randomness
 comes from the grain seeds, the parameter s, the DAG and the solver's seed).
 
-Draw k of a run with seed S uses `numpy.random.default_rng([S, k])`, so a run is
-reproducible and draws are independent of how many worker processes make them.
+Draw k of a run with seed S uses `numpy.random.default_rng([S, k])`: its seeds, `s`, DAG and
+solver seed never depend on how many worker processes make the draws. With one worker a run
+is reproducible (when no draw hits its timeout); with several, which images a draw must
+avoid depends on which draws finished first, so the images may differ.
 """
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ class GridVars:
     def labels(self, values: np.ndarray) -> np.ndarray:
         """Grain labels (0 void, r + 1 for grain r) from a solution vector."""
         T0, T1 = self.shape
-        labels = np.zeros(self.shape, dtype=np.int8)
+        labels = np.zeros(self.shape, dtype=np.int16)
         if self.grains:
             c = np.round(values[self.c_base:self.c_base + self.grains * T0 * T1]).reshape(self.grains, T0, T1)
             for r in range(self.grains):

@@ -28,6 +28,8 @@ Conventions (the docs and the verifier state the same):
   the boundary set, i.e. the four sides for border all/none, the last row and column for
   border last; exact, enforced by check and cut), "dag" (the faster restriction: every void
   cell off the boundary set has a void 4-neighbour one step closer to it) or "allowed";
+  Border "last" does not wrap: gaps, holes and DAGs are judged on the grid as it is (a
+  void pocket in row 0 reaches the boundary only through the grid, not across the wrap);
 - `void_cells`: inclusive bounds on the number of void cells (porosity x T*T), or None;
 - `mask`: int8 array of `shape`, 1 = fixed solid, 0 = fixed void, -1 = free; or None.
 """

@@ -179,10 +179,11 @@ def add_grains(fam: GridFamily, stmt: A.GrainsDecl) -> None:
                 values = _set_values(item.args[0])
             else:
                 values = (_one_int(item),)
-            bad = [v for v in values if v < 1 or v > 2 * max(fam.shape)]
+            top = int(round(math.hypot(fam.shape[0] - 1, fam.shape[1] - 1)))  # the grid's largest ring
+            bad = [v for v in values if v < 1 or v > top]
             if bad:
                 raise PgenError("E023", f"compactness s = {bad[0]} is out of range", item.span,
-                                hint=f"s is 1 (convex) up to {2 * max(fam.shape)} (the grid's largest ring)")
+                                hint=f"s is 1 (convex) up to {top} (the grid's largest ring)")
             fam.compact = tuple(sorted(set(values)))
         elif item.key == "area":
             if len(item.args) != 1 or not isinstance(item.args[0], A.IntRange):

@@ -47,7 +47,7 @@ def test_three_cells_read_back(tmp_path):
         expected = np.where(cell["image"][rows // 22, cols // 22] == 1, 0, 255)
         np.testing.assert_array_equal(pixels, expected)
         labels = np.load(out / f"{name}.npy")
-        assert labels.dtype == np.int8 and labels.ndim == 2
+        assert labels.dtype == np.int16 and labels.ndim == 2
         np.testing.assert_array_equal(labels, cell["labels"])
         record = json.loads((out / f"{name}.json").read_text())
         k = int(name)
@@ -141,7 +141,7 @@ def test_a_failure_halfway_leaves_no_folder_and_keeps_the_old_one(tmp_path, monk
     (lambda c: c.update(labels=c["labels"][:, :-1]), "labels have shape"),
     (lambda c: c.update(image=2 * c["image"]), "only 0"),
     (lambda c: c.update(labels=np.where(c["labels"] == 2, 0, c["labels"])), "exactly where"),
-    (lambda c: c.update(labels=c["labels"] * 100), "0..127"),
+    (lambda c: c.update(labels=c["labels"] * 40000), "0..32767"),
     (lambda c: c["record"].update(png="x.png"), "reserved"),
 ])
 def test_malformed_cells_are_refused_before_writing(tmp_path, change, message):

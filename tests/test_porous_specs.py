@@ -11,7 +11,7 @@ from pgen.runtime.verify_grid import check_grid
 from tests.conftest import ROOT
 
 POROUS = sorted((ROOT / "specs" / "porous").glob("*.pgen"))
-DEFAULT_RUN = {"d2_60_70", "dxx_dyy"}
+DEFAULT_RUN = {"d2_60_70", "mask"}
 
 
 def test_every_table_1_interval_has_a_spec():

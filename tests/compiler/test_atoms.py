@@ -176,3 +176,14 @@ def test_opaque_lowering_records_each_call_once(tmp_path):
     assert sorted(rows[-1].expr.idx.tolist()) == sorted([first.outputs[1], second.outputs[0]])
     exact = lower(checked)
     assert exact.net_calls == [] and len(exact.model.vars) > len(low.model.vars)
+
+
+def test_transpose_swaps_rows_and_columns():
+    """transpose(a)[i, j] is a[j, i], in the lowering (the solver's answers) and in the verifier."""
+    import pgen
+
+    base = "var a : bool[2, 3]\nrequire transpose(a)[2, 0] == 1\n"
+    assert pgen.compile_string(base + "require a[0, 2] == 0\n").solve(backend="cpsat").termination == "infeasible"
+    res = pgen.compile_string(base + "require transpose(a)[0, 1] == 1\nminimize sum(a)\n").solve(backend="cpsat")
+    assert res.verified and res.objective == 2
+    assert res.values["a"][0, 2] == 1 and res.values["a"][1, 0] == 1

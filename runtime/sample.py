@@ -130,7 +130,8 @@ class DrawJob:
         quick = self.want == 1 and grow.applies(self.checked, lowered.lazy)
         excluded = {b"".join(imgs[g].tobytes() for g in sorted(imgs)) for imgs in self.cuts.images}
         grow_rng = np.random.default_rng(int(self.options.seed))
-        while quick and len(out.found) < self.want:
+        # (at most half the draw's time: the solver must keep the rest for a proof)
+        while quick and len(out.found) < self.want and time.perf_counter() - start < self.options.timeout / 2:
             hit = grow.search(self.checked, self.rules, excluded, grow_rng)
             if hit is None:
                 break

@@ -113,9 +113,14 @@ def run_instance(problem, inst: Instance, timeout: float) -> Instance:
     return inst
 
 
+def label(interval: tuple) -> str:
+    """As the specs write it: [90, 100] is closed, the others half-open."""
+    lo, hi = interval
+    return f"[{lo},{hi}]" if hi == 100 else f"[{lo},{hi})"
+
+
 def describe(inst: Instance) -> str:
-    lo, hi = inst.interval
-    line = (f"{inst.config:6s} {inst.net:4s} {inst.dataset} [{lo},{hi}) seed {inst.seed:2d}: "
+    line = (f"{inst.config:6s} {inst.net:4s} {inst.dataset} {label(inst.interval)} seed {inst.seed:2d}: "
             f"{inst.outcome:10s} {inst.wall:7.2f} s")
     if inst.outcome == "solved":
         line += (f"  (solve {inst.solve_time:.2f} s, {inst.solver}, {inst.candidates} cand.)  "
@@ -175,7 +180,7 @@ def row_label(config: str, net: str, plan: Plan) -> str:
 
 
 def header_row(plan: Plan, first: str) -> list:
-    cols = [f"{d.upper()} [{lo},{hi})" for d in plan.datasets for lo, hi in plan.intervals]
+    cols = [f"{d.upper()} {label(iv)}" for d in plan.datasets for iv in plan.intervals]
     cols += [f"{d.upper()} all" for d in plan.datasets]
     return [f"| {first} | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
 
@@ -198,7 +203,7 @@ def main_tables(plan: Plan) -> list:
             out.append(f"| {name} (seed 000, 600 s, N=100) | " + " | ".join(cells) + " |")
     out += ["", "Time per instance (median / max wall seconds, worker start to verified image or "
             "proof) and the mean absolute error |surrogate - 100 x true D_xx| of the images made.", ""]
-    cols = [f"[{lo},{hi})" for lo, hi in plan.intervals] + ["all", "mean s", "solver median s",
+    cols = [label(iv) for iv in plan.intervals] + ["all", "mean s", "solver median s",
                                                              "rest median s"]
     out += ["| configuration | dataset | " + " | ".join(cols) + " |", "|---" * (len(cols) + 2) + "|"]
     for net in plan.nets:
@@ -245,17 +250,17 @@ def checked_tables(plan: Plan) -> list:
     for net in plan.nets:
         for config, timeout, n in plan.configs:
             for d in plan.datasets:
-                groups = [(f"[{lo},{hi})", select(plan.results, config=config, net=net, dataset=d, interval=(lo, hi)))
-                          for lo, hi in plan.intervals]
+                groups = [(label(iv), select(plan.results, config=config, net=net, dataset=d, interval=iv))
+                          for iv in plan.intervals]
                 groups.append(("all", select(plan.results, config=config, net=net, dataset=d)))
-                for label, insts in groups:
+                for name, insts in groups:
                     f = figures(insts)
                     if not f["n"]:
                         continue
                     share = f"{f['true_in']}/{f['solved']} ({100 * f['true_in'] / f['solved']:.0f} %)" \
                         if f["solved"] else "-"
                     cand = f"{_fmt(f['candidates_mean'], 1)} ({f['candidates_max']})" if f["solved"] else "-"
-                    out.append(f"| {row_label(config, net, plan)}, {timeout:g} s | {d.upper()} | {label} | "
+                    out.append(f"| {row_label(config, net, plan)}, {timeout:g} s | {d.upper()} | {name} | "
                                f"{f['solved']}/{f['n']} | {f['infeasible']} | {f['unknown']} | {share} | {cand} | "
                                f"{_fmt(f['solve_median'])} / {_fmt(f['solve_max'], 1)} | "
                                f"{_fmt(f['median'])} / {_fmt(f['max'], 1)} | {_fmt(f['mae'], 1)} |")

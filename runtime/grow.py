@@ -15,6 +15,7 @@ import numpy as np
 
 from ..compiler.grid.dag import DIRECTIONS, parent_mask, rings, shifted
 from ..dsl import ast as A
+from .terms import surrogate_terms
 from .verify_grid import check_grid
 
 BATCH = 64
@@ -23,8 +24,6 @@ DEFAULT_TRIES = 256
 
 def applies(checked, lazy: list) -> bool:
     """Whether every require is `net(I)` / `net(transpose(I))` in an interval (or lazy)."""
-    from .sample import surrogate_terms
-
     terms = {id(t[1]) for t in surrogate_terms(checked)}
     for req in checked.requires:
         if req in lazy:
@@ -82,8 +81,6 @@ def grow(rules, rng: np.random.Generator):
 def search(checked, rules_by_image: dict, excluded: set, rng: np.random.Generator, tries: int = DEFAULT_TRIES):
     """Up to `tries` grown images; the first valid one (every grid rule, not excluded) whose
     surrogate terms all lie in their intervals, as (image, labels), or None."""
-    from .sample import surrogate_terms
-
     (name, rules), = rules_by_image.items()
     terms = surrogate_terms(checked)
     pool = []

@@ -21,6 +21,7 @@ import datetime
 import os
 import platform
 import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -394,8 +395,8 @@ def main(argv=None) -> int:
     plan = make_plan(args)
     out = args.out if args.out is not None else (None if args.quick else ROOT / "docs/results/porous_generation.md")
     prog = Path(sys.argv[0]).resolve()
-    command = " ".join(["python", str(prog.relative_to(ROOT)) if prog.is_relative_to(ROOT) else sys.argv[0],
-                        *sys.argv[1:]])
+    command = shlex.join(["python", str(prog.relative_to(ROOT)) if prog.is_relative_to(ROOT) else sys.argv[0],
+                          *sys.argv[1:]])
     started = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     t0 = time.perf_counter()
     total = sum(n for _, _, n in plan.configs) * len(plan.nets) * len(plan.datasets) * len(plan.intervals)

@@ -1,15 +1,26 @@
-"""A quick search for one draw of a porous spec: grow random grains under the draw's rules,
-keep the images the independent grid verifier accepts, and test a batch of them on the
-spec's surrogate intervals with onnxruntime at once. A hit is an image like any other
-(verified again before it counts); a miss costs a fraction of a second and the exact
-solver goes on. It applies when every `require` is a network of the image (or its
-transpose) in an interval, or a true-value check.
+"""A quick search for one draw of a porous spec: grow random grains under the draw's rules
+and test every stage of the growth on the spec's surrogate intervals with onnxruntime at
+once; the stages inside are checked by the independent grid verifier, and the first that
+passes is the answer (verified again before it counts, like anything else). A miss costs a
+second or so and the exact solver goes on. It applies when every `require` is a network of
+the image (or its transpose) in an interval, or a true-value check.
 
-Growth (seeded, so a run stays reproducible): each grain starts at its seed and takes, one
-at a time, a random cell that is free, has a parent in the grain (its DAG), whose ring
-`v - s` is full (compactness), and keeps the gap to other grains, up to a drawn size.
+Growth (seeded, so a run stays reproducible): the grains start at their seeds and, one
+random grain at a time, take a random cell that is free, has a parent in the grain (its
+DAG), whose ring `v - s` is full (compactness), keeps the gap to the other grains and
+keeps the grain within its area bound, until no grain can grow. Every stage of that
+sequence keeps the DAG and compactness rules (a cell is only added once its parent and
+inner ring are in), so one growth path offers images of every solid area from the seeds
+up: the surrogates seen here fall steeply with the solid area (correlation about -0.95 on
+16x16 draws of the D2 BNN), so a path crosses most intervals it can reach. Measured on 10
+draws of `d2_40_50.pgen`: testing whole paths found an image in 5 draws within 1 s, where
+1000 grown images of a drawn size each found one in 2 (the other 5 have none: proved
+infeasible or out of reach).
 """
 from __future__ import annotations
+
+import time
+from typing import Iterator, Optional
 
 import numpy as np
 
@@ -18,8 +29,7 @@ from ..dsl import ast as A
 from .terms import surrogate_terms
 from .verify_grid import check_grid
 
-BATCH = 64
-DEFAULT_TRIES = 256
+DEFAULT_PATHS = 64
 
 
 def applies(checked, lazy: list) -> bool:
@@ -34,85 +44,99 @@ def applies(checked, lazy: list) -> bool:
     return len(checked.grids) == 1 and set(checked.vars) == set(checked.grids)
 
 
-def grow(rules, rng: np.random.Generator):
-    """One random image and its labels under `rules` (not yet checked), or None."""
+def grow_path(rules, rng: np.random.Generator) -> Optional[np.ndarray]:
+    """One random growth under `rules`: a (K, T, T) int8 stack of label images, stage 0 the
+    seeds alone and each later stage one cell more; None when the seeds themselves clash
+    with the draw (a seed on a forced-void or masked-void cell)."""
     shape = rules.shape
     labels = np.zeros(shape, dtype=np.int8)
     blocked = rules.forced_void().copy()
     if rules.mask is not None:
         blocked |= rules.mask == 0
-    reach = max(1, rules.gap)
     for r, g in enumerate(rules.grains):
         if labels[g.seed] != 0 or blocked[g.seed]:
             return None
         labels[g.seed] = r + 1
-    n_free = int(np.sum(~blocked))
-    for r, g in enumerate(rules.grains):
+    grains = rules.grains
+    parents = [parent_mask(g, shape) for g in grains]
+    ring = [rings(shape, g.seed) for g in grains]
+    max_area = [g.area[1] if g.area is not None else shape[0] * shape[1] for g in grains]
+    reach = max(1, rules.gap)
+    offsets = [(di, dj) for di in range(-reach, reach + 1) for dj in range(-reach, reach + 1)
+               if (rules.gap > 0 or abs(di) + abs(dj) == 1) and (di, dj) != (0, 0)]
+    stages = [labels.copy()]
+    growing = [r for r in range(len(grains)) if max_area[r] > 1]
+    while growing:
+        r = growing[int(rng.integers(len(growing)))]
         mine = labels == r + 1
-        parents = parent_mask(g, shape)
-        ring = rings(shape, g.seed)
-        lo, hi = g.area if g.area is not None else (1, max(2, n_free // (2 * len(rules.grains))))
-        size = int(rng.integers(lo, hi + 1))
-        while mine.sum() < size:
-            others = (labels > 0) & ~mine
-            near = np.zeros(shape, dtype=bool)  # within the gap (Chebyshev) or sharing a side
-            for di in range(-reach, reach + 1):
-                for dj in range(-reach, reach + 1):
-                    if rules.gap > 0 or abs(di) + abs(dj) == 1:
-                        near |= shifted(others, di, dj, False)
-            has_parent = np.zeros(shape, dtype=bool)
-            for d, (di, dj) in enumerate(DIRECTIONS):
-                has_parent |= parents[..., d] & shifted(mine, di, dj, False)
-            ok = has_parent & ~mine & ~blocked & ~near & (labels == 0)
-            if g.s is not None:  # a cell of ring v needs ring v - s full
-                full = np.array([bool(np.all(mine[ring == v])) for v in range(int(ring.max()) + 1)])
-                ok &= (ring < g.s) | full[np.maximum(ring - g.s, 0)]
-            cells = np.argwhere(ok)
-            if not len(cells):
-                break
-            i, j = cells[int(rng.integers(len(cells)))]
-            mine[i, j] = True
-            labels[i, j] = r + 1
-    if rules.mask is not None and np.any((rules.mask == 1) & (labels == 0)):
-        return None
-    return (labels > 0).astype(np.uint8), labels
+        others = (labels > 0) & ~mine
+        near = np.zeros(shape, dtype=bool)   # within the gap (Chebyshev) or sharing a side
+        for di, dj in offsets:
+            near |= shifted(others, di, dj, False)
+        has_parent = np.zeros(shape, dtype=bool)
+        for d, (di, dj) in enumerate(DIRECTIONS):
+            has_parent |= parents[r][..., d] & shifted(mine, di, dj, False)
+        ok = has_parent & ~blocked & ~near & (labels == 0)
+        if grains[r].s is not None:  # a cell of ring v needs ring v - s full
+            s, rg = grains[r].s, ring[r]
+            full = np.array([bool(np.all(mine[rg == v])) for v in range(int(rg.max()) + 1)])
+            ok &= (rg < s) | full[np.maximum(rg - s, 0)]
+        cells = np.argwhere(ok)
+        if not len(cells):
+            growing.remove(r)
+            continue
+        i, j = cells[int(rng.integers(len(cells)))]
+        labels[i, j] = r + 1
+        stages.append(labels.copy())
+        if mine.sum() + 1 >= max_area[r]:
+            growing.remove(r)
+    return np.stack(stages)
 
 
-def search(checked, rules_by_image: dict, excluded: set, rng: np.random.Generator, tries: int = DEFAULT_TRIES):
-    """Up to `tries` grown images; the first valid one (every grid rule, not excluded) whose
-    surrogate terms all lie in their intervals, as (image, labels), or None."""
+def candidates(checked, rules_by_image: dict, excluded: set, rng: np.random.Generator,
+               paths: int = DEFAULT_PATHS, deadline: Optional[float] = None) -> Iterator[tuple]:
+    """Grown images, as (image, labels), that keep every grid rule, are not in `excluded`
+    (image bytes; each one yielded is added) and whose surrogate terms all lie in their
+    intervals by onnxruntime; from at most `paths` growth paths (none started after
+    `deadline`, a time.perf_counter() value), stages in a random order within a path."""
     (name, rules), = rules_by_image.items()
     terms = surrogate_terms(checked)
-    pool = []
-    for _ in range(tries):
-        out = grow(rules, rng)
-        if out is None:
-            continue
-        image, labels = out
-        if image.tobytes() in excluded or check_grid(image, labels, rules):
-            continue
-        pool.append((image, labels))
-        if len(pool) == BATCH or _ == tries - 1:
-            hit = _first_inside(checked, terms, pool)
-            if hit is not None:
-                return hit
-            pool = []
-    return _first_inside(checked, terms, pool) if pool else None
+    for _ in range(paths):
+        if deadline is not None and time.perf_counter() > deadline:
+            return
+        stack = grow_path(rules, rng)
+        if stack is None:
+            return
+        solid = (stack > 0).astype(np.uint8)
+        inside = _inside(checked, terms, solid)
+        if inside is None:
+            return
+        for k in rng.permutation(np.flatnonzero(inside)):
+            image, labels = solid[k], stack[k]
+            key = image.tobytes()
+            if key in excluded or check_grid(image, labels, rules):
+                continue
+            excluded.add(key)
+            yield image, labels
 
 
-def _first_inside(checked, terms, pool):
+def search(checked, rules_by_image: dict, excluded: set, rng: np.random.Generator, paths: int = DEFAULT_PATHS):
+    """The first of `candidates`, or None."""
+    return next(candidates(checked, rules_by_image, set(excluded), rng, paths), None)
+
+
+def _inside(checked, terms, solid: np.ndarray) -> Optional[np.ndarray]:
+    """Per stage: every surrogate term in its interval (None: an interval not numeric)."""
     from ..compiler.nn.session import run_batch
 
-    ok = np.ones(len(pool), dtype=bool)
+    ok = np.ones(len(solid), dtype=bool)
     for _text, expr, _image, axis, interval, _scale in terms:
         net = checked.nets[expr.func]
-        X = np.stack([(img if axis == "x" else img.T).reshape(-1) for img, _ in pool]).astype(np.float32)
+        X = (solid if axis == "x" else solid.transpose(0, 2, 1)).reshape(len(solid), -1).astype(np.float32)
         y = run_batch(net.path, X).astype(np.float64)
-        lo, hi = float(interval.lo.value) if isinstance(interval.lo, A.Num) else None, \
-            float(interval.hi.value) if isinstance(interval.hi, A.Num) else None
-        if lo is None or hi is None:
+        if not (isinstance(interval.lo, A.Num) and isinstance(interval.hi, A.Num)):
             return None
+        lo, hi = float(interval.lo.value), float(interval.hi.value)
         ok &= np.all((y >= lo) if interval.lo_closed else (y > lo), axis=1)
         ok &= np.all((y <= hi) if interval.hi_closed else (y < hi), axis=1)
-    k = np.flatnonzero(ok)
-    return pool[int(k[0])] if len(k) else None
+    return ok

@@ -2,8 +2,10 @@
 
 A run asks for `count` images. Draw k takes its grain seeds, `s`, DAG and the solver's
 seed from `numpy.random.default_rng([seed, k])` (compiler.grid.draw), so a run is
-reproducible when no draw hits its timeout. Each draw is solved in a worker process
-(`DrawJob`): lower the spec with the draw's rules, add the cuts known so far (every image
+reproducible when no draw hits its timeout. A draw of a spec whose requires are surrogate
+intervals (and true-value checks) first tries the quick grown-image search here
+(runtime.grow, at most half the draw's time; no solver is started for a hit). Otherwise it
+is solved in a worker process (`DrawJob`): lower the spec with the draw's rules, add the cuts known so far (every image
 already made or rejected, as a no-good over its *pixels*, so a relabelled or re-seeded copy
 never counts as new; every enclosed hole found, as a hole cut), then solve, and loop:
 
@@ -125,29 +127,6 @@ class DrawJob:
         tried, attempt = 0, 0
         t_image = time.perf_counter()
         restarts = name == "cpsat"
-        # one image per draw: first a quick seeded search of grown images (runtime.grow)
-        quick = self.want == 1 and grow.applies(self.checked, lowered.lazy)
-        excluded = {b"".join(imgs[g].tobytes() for g in sorted(imgs)) for imgs in self.cuts.images}
-        grow_rng = np.random.default_rng(int(self.options.seed))
-        # (at most half the draw's time: the solver must keep the rest for a proof)
-        while quick and len(out.found) < self.want and time.perf_counter() - start < self.options.timeout / 2:
-            hit = grow.search(self.checked, self.rules, excluded, grow_rng)
-            if hit is None:
-                break
-            (g,) = grids
-            images, labels = {g: hit[0]}, {g: hit[1]}
-            excluded.add(hit[0].tobytes())
-            tried += 1
-            for con in _no_goods(grids, images):
-                session.add(con)
-            values = {g: hit[0].astype(np.float64)}
-            if not _lazy_ok(self.checked, lowered.lazy, values, 0.0)[0]:
-                out.rejected.append(images)
-                continue
-            now = time.perf_counter()
-            out.found.append(Candidate(values, images, labels, tried, now - t_image, "grow"))
-            tried, t_image = 0, now
-            out.termination = FEASIBLE
         while len(out.found) < self.want:
             left = self.options.timeout - (time.perf_counter() - start)
             if left <= 0.05:
@@ -282,22 +261,37 @@ def sample(problem, count: int, seed: int = 0, timeout: float = DEFAULT_DRAW_TIM
     pool = [ServedWorker(backend, verbose) for _ in range(jobs)]
     in_flight: dict = {}   # worker index -> (draw index, rules, solver seed)
     next_draw = 0
+    lazy = [q for q in checked.requires if _is_lazy(q, checked)]
+    quick = random and grow.applies(checked, lazy)
     try:
         while True:
             for w, worker in enumerate(pool):
-                if w in in_flight or next_draw >= max_draws or run.made + len(in_flight) >= count:
-                    continue
-                rng = draw_rng(seed, next_draw)
-                rules = {name: draw_rules(fam, rng) for name, fam in checked.grids.items()}
-                solver_seed = int(rng.integers(0, 2**31 - 1))
-                want = 1 if random else count - run.made
-                # a fixed family is one draw that makes every image: its time is per image
-                draw_timeout = timeout * (1 if random else max(1, want))
-                job = DrawJob(checked, rules, Cuts(list(cuts.images), list(cuts.holes)), backend,
-                              dataclasses.replace(options, seed=solver_seed, timeout=draw_timeout), want, tolerance)
-                worker.submit(job, draw_timeout)
-                in_flight[w] = (next_draw, rules, solver_seed)
-                next_draw += 1
+                while w not in in_flight and next_draw < max_draws and run.made + len(in_flight) < count:
+                    rng = draw_rng(seed, next_draw)
+                    rules = {name: draw_rules(fam, rng) for name, fam in checked.grids.items()}
+                    solver_seed = int(rng.integers(0, 2**31 - 1))
+                    want = 1 if random else count - run.made
+                    # a fixed family is one draw that makes every image: its time is per image
+                    draw_timeout = timeout * (1 if random else max(1, want))
+                    draw, next_draw = next_draw, next_draw + 1
+                    spent = 0.0
+                    if quick:  # here, before a worker (and its solver) is started at all
+                        out = _quick_search(checked, rules, cuts, seen, solver_seed, draw_timeout / 2, lazy)
+                        spent = out.stats["seconds"]
+                        if out.found:
+                            run.draws += 1
+                            _absorb(problem, run, cuts, seen, out, rules, draw, solver_seed, tolerance, on_cell)
+                            run.wall = time.perf_counter() - start
+                            if on_draw:
+                                on_draw(run)
+                            continue
+                        cuts.images.extend(out.rejected)
+                        run.rejected += len(out.rejected)
+                    job = DrawJob(checked, rules, Cuts(list(cuts.images), list(cuts.holes)), backend,
+                                  dataclasses.replace(options, seed=solver_seed, timeout=draw_timeout - spent),
+                                  want, tolerance)
+                    worker.submit(job, draw_timeout - spent)
+                    in_flight[w] = (draw, rules, solver_seed)
             if not in_flight:
                 break
             if run.failed >= FAILURE_LIMIT and run.failed == run.draws:  # the same error every time: say it once
@@ -317,6 +311,32 @@ def sample(problem, count: int, seed: int = 0, timeout: float = DEFAULT_DRAW_TIM
             worker.cancel() if w in in_flight else worker.close()
     run.wall = time.perf_counter() - start
     return run
+
+
+def _quick_search(checked, rules: dict, cuts: Cuts, seen: set, solver_seed: int, budget: float,
+                  lazy: list) -> DrawOutcome:
+    """One draw's quick search (runtime.grow) in this process, seeded by the draw's solver
+    seed, for at most `budget` seconds: the first grown image that passes the true-value
+    checks, as a found Candidate; grown images that miss them come back as `rejected`."""
+    start = time.perf_counter()
+    out = DrawOutcome(UNKNOWN, backend="grow")
+    excluded = set(seen) | {b"".join(imgs[g].tobytes() for g in sorted(imgs)) for imgs in cuts.images}
+    rng = np.random.default_rng(int(solver_seed))
+    (g,) = rules
+    tried = 0
+    for image, labels in grow.candidates(checked, rules, excluded, rng, deadline=start + budget):
+        tried += 1
+        values = {g: image.astype(np.float64)}
+        if not _lazy_ok(checked, lazy, values, 0.0)[0]:
+            out.rejected.append({g: image})
+            if time.perf_counter() - start > budget:
+                break
+            continue
+        out.found.append(Candidate(values, {g: image}, {g: labels}, tried, time.perf_counter() - start, "grow"))
+        out.termination = FEASIBLE
+        break
+    out.stats["seconds"] = time.perf_counter() - start
+    return out
 
 
 def _wait_any(pool: list, in_flight: dict) -> int:

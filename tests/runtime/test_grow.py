@@ -42,7 +42,7 @@ def test_grown_images_are_valid_distinct_and_inside(tmp_path):
 def test_an_interval_out_of_reach_gives_none(tmp_path):
     problem = _problem(tmp_path, "[200, 300]")
     rules = {"I": draw_rules(problem.checked.grids["I"], draw_rng(1, 0))}
-    assert grow.search(problem.checked, rules, set(), np.random.default_rng(0), tries=64) is None
+    assert grow.search(problem.checked, rules, set(), np.random.default_rng(0), paths=16) is None
 
 
 def test_other_requires_leave_it_to_the_solver(tmp_path):

@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--jobs", type=int, default=1, help="draws solved at once in worker processes (images)")
     c.add_argument("--max-draws", type=int, default=None,
                    help="draws to try before giving up (images; default 3 x count + 10)")
+    c.add_argument("--no-quick", action="store_true",
+                   help="images from the exact solver only: skip the quick grown-image search a draw tries first")
 
     c = sub.add_parser("verify", help="decide a VNNLIB property on an ONNX network: sat (with a witness) or unsat")
     c.add_argument("net", help="ONNX network")
@@ -202,7 +204,7 @@ def cmd_sample(args, problem) -> int:
         bar.update(1)
 
     run = problem.sample(count, seed=seed, timeout=timeout, backend=args.backend, jobs=args.jobs,
-                         max_draws=args.max_draws, on_cell=on_cell)
+                         max_draws=args.max_draws, quick=not args.no_quick, on_cell=on_cell)
     bar.close()
     line = (f"made {run.made} of {run.asked} images in {run.wall:.1f} s ({run.draws} draws: "
             f"{run.infeasible} proved infeasible, {run.timed_out} timed out, {run.failed} failed"
@@ -269,6 +271,7 @@ def run_summary(problem, run, seed: int, timeout: float, args) -> dict:
     summary = run.summary()
     summary.update({"spec": str(Path(args.spec).resolve()), "seed": seed, "timeout_per_draw": timeout,
                     "backend": args.backend or problem.options.get("backend", "auto"), "jobs": args.jobs,
+                    "quick_search": not args.no_quick,
                     "surrogate_vs_true_mae": round(float(np.mean(errors)), 4) if errors else None,
                     "true_in_interval_share": round(float(np.mean(inside)), 4) if inside else None,
                     "median_seconds": round(float(np.median(times)), 4) if times else None,

@@ -239,10 +239,11 @@ class SampleRun:
 
 
 def sample(problem, count: int, seed: int = 0, timeout: float = DEFAULT_DRAW_TIMEOUT, backend: str = "auto",
-           jobs: int = 1, max_draws: Optional[int] = None, tolerance: float = DEFAULT_TOLERANCE,
+           jobs: int = 1, max_draws: Optional[int] = None, tolerance: float = DEFAULT_TOLERANCE, quick: bool = True,
            on_cell: Optional[Callable] = None, on_draw: Optional[Callable] = None, verbose: bool = False) -> SampleRun:
     """Make `count` distinct verified images. `timeout`: seconds per draw. `on_cell(cell, run)`
-    is called for each image as it is made, `on_draw(run)` after each draw."""
+    is called for each image as it is made, `on_draw(run)` after each draw. `quick=False`:
+    every image from the exact backend (no grown-image search first)."""
     checked = problem.checked
     if not checked.grids:
         raise PgenError("E018", "sampling images needs an `image` in the spec", filename=problem.path,
@@ -262,7 +263,7 @@ def sample(problem, count: int, seed: int = 0, timeout: float = DEFAULT_DRAW_TIM
     in_flight: dict = {}   # worker index -> (draw index, rules, solver seed)
     next_draw = 0
     lazy = [q for q in checked.requires if _is_lazy(q, checked)]
-    quick = random and grow.applies(checked, lazy)
+    quick = quick and random and grow.applies(checked, lazy)
     try:
         while True:
             for w, worker in enumerate(pool):

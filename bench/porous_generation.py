@@ -3,6 +3,7 @@
     python bench/porous_generation.py                 # auto 60 s N=10; cpsat, highs, cbc, z3 at 30 s N=3
     python bench/porous_generation.py --checked       # the PDE-checked variant: auto 60 s N=5
     python bench/porous_generation.py --quick         # smoke test: N=2, one interval per dataset
+    python bench/porous_generation.py --configs auto  # redo the auto rows, keep the others
 
 An instance is one draw: `pgen.load(spec).sample(1, seed=S, timeout=T, backend=B,
 max_draws=1)` with S = 1..N per interval, so each instance has its own grain seeds, `s` in
@@ -13,13 +14,17 @@ proved infeasible (decided, no image), unknown (timed out or failed). Time is th
 instance's wall time end to end (worker start, lowering, solve, verification, PDE).
 
 Writes a markdown file (default docs/results/porous_generation.md; none with --quick unless
---out is given). The main run and the --checked run each replace only their own section of
-it. Not a test.
+--out is given) and beside it the instances as JSON (`.json`): a run replaces the rows of
+the configurations it makes and keeps the others' (with their own provenance), so
+`--configs cbc,z3` after a full run redoes two rows; `--fresh` drops the rest. The main
+run and the --checked run each own a section. Not a test.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
+import json
 import os
 import platform
 import re
@@ -30,6 +35,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import pgen
 import pgen.core
@@ -78,6 +84,15 @@ class Plan:
     checked: bool
     results: list = field(default_factory=list)
     loads: list = field(default_factory=list)
+    earlier: list = field(default_factory=list)   # stored runs whose rows are kept: [run dict]
+
+    @property
+    def shown(self) -> list:
+        """Every configuration with rows: earlier runs' (not rerun here), then this run's."""
+        mine = {c[0] for c in self.configs}
+        kept = [tuple(c) for run in self.earlier for c in run["configs"] if c[0] not in mine]
+        return sorted(kept + list(self.configs), key=lambda c: (c[0] != "auto", BACKENDS.index(c[0])
+                                                                if c[0] in BACKENDS else 0))
 
 
 def spec_text(specs: Path, net: str, dataset: str, interval: tuple, checked: bool) -> str:
@@ -195,7 +210,7 @@ def main_tables(plan: Plan) -> list:
            "(inf, decided without an image) and unknown (unk: timed out or failed) in brackets.", ""]
     out += header_row(plan, "configuration")
     for net in plan.nets:
-        for config, timeout, n in plan.configs:
+        for config, timeout, n in plan.shown:
             cells = [count_cell(figures(select(plan.results, config=config, net=net, dataset=d, interval=iv)))
                      for d in plan.datasets for iv in plan.intervals]
             cells += [count_cell(figures(select(plan.results, config=config, net=net, dataset=d)))
@@ -212,7 +227,7 @@ def main_tables(plan: Plan) -> list:
                                                              "rest median s"]
     out += ["| configuration | dataset | " + " | ".join(cols) + " |", "|---" * (len(cols) + 2) + "|"]
     for net in plan.nets:
-        for config, _, _ in plan.configs:
+        for config, _, _ in plan.shown:
             for d in plan.datasets:
                 cells = [time_cell(figures(select(plan.results, config=config, net=net, dataset=d, interval=iv)))
                          for iv in plan.intervals]
@@ -253,7 +268,7 @@ def checked_tables(plan: Plan) -> list:
            "candidates mean (max) | solver s median / max | wall s median / max | MAE |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for net in plan.nets:
-        for config, timeout, n in plan.configs:
+        for config, timeout, n in plan.shown:
             for d in plan.datasets:
                 groups = [(label(iv), select(plan.results, config=config, net=net, dataset=d, interval=iv))
                           for iv in plan.intervals]
@@ -298,16 +313,53 @@ def machine() -> str:
     return f"{cpu or platform.processor()}, {os.cpu_count()} cores{mem}, Python {platform.python_version()}"
 
 
-def provenance(plan: Plan, command: str, started: str, wall: float, note: str, complete: bool) -> list:
+def run_record(plan: Plan, command: str, started: str, wall: float, note: str, complete: bool) -> dict:
     commit = _git("rev-parse", "--short", "HEAD") or "unknown"
     dirty = " (plus uncommitted changes)" if _git("status", "--porcelain", "--untracked-files=no") else ""
     loads = plan.loads or [0.0]
-    out = [f"Command: `{command}`" + ("" if complete else " — **interrupted; partial figures**"),
-           f"Date: {started}, {wall / 60:.0f} min. Code: commit {commit}{dirty} (`{CODE_ROOT}`).",
-           f"Machine: {machine()}. One instance at a time, single-threaded solver. 1-minute load "
-           f"average during the run: median {statistics.median(loads):.1f}, max {max(loads):.1f} "
-           f"(this benchmark alone is about 1: above that, other work shared the cores)."]
-    return out + ([f"Note: {note}"] if note else [])
+    return {"configs": [list(c) for c in plan.configs], "command": command, "started": started,
+            "minutes": round(wall / 60, 1), "code": f"commit {commit}{dirty} (`{CODE_ROOT}`)", "machine": machine(),
+            "load_median": round(statistics.median(loads), 2), "load_max": round(max(loads), 2),
+            "note": note, "complete": complete}
+
+
+def provenance(plan: Plan, this_run: dict) -> list:
+    mine = {c[0] for c in plan.configs}
+    runs = [this_run] + [r for r in plan.earlier if any(c[0] not in mine for c in r["configs"])]
+    out = []
+    for run in runs:
+        rows = ", ".join(c[0] for c in run["configs"] if run is this_run or c[0] not in mine)
+        if len(runs) > 1:
+            out += [f"Rows {rows}:", ""]
+        out += [f"Command: `{run['command']}`" + ("" if run["complete"] else " — **interrupted; partial figures**"),
+                f"Date: {run['started']}, {run['minutes']:.0f} min. Code: {run['code']}.",
+                f"Machine: {run['machine']}. One instance at a time, single-threaded solver. 1-minute load "
+                f"average during the run: median {run['load_median']:.1f}, max {run['load_max']:.1f} "
+                f"(this benchmark alone is about 1: above that, other work shared the cores)."]
+        out += ([f"Note: {run['note']}"] if run["note"] else []) + [""]
+    return out[:-1]
+
+
+def load_store(path: Optional[Path], section: str, plan: Plan) -> None:
+    """Earlier instances of this section whose configuration this run does not make again
+    (same networks, datasets and intervals only), and their runs' provenance."""
+    if path is None or not path.exists():
+        return
+    stored = json.loads(path.read_text()).get(section, {})
+    mine = {c[0] for c in plan.configs}
+    for d in stored.get("instances", []):
+        inst = Instance(**{**d, "interval": tuple(d["interval"])})
+        if inst.config not in mine and inst.net in plan.nets and inst.dataset in plan.datasets \
+                and inst.interval in plan.intervals:
+            plan.results.append(inst)
+    plan.earlier = [r for r in stored.get("runs", []) if any(c[0] not in mine for c in r["configs"])]
+
+
+def save_store(path: Path, section: str, plan: Plan, this_run: dict) -> None:
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[section] = {"runs": [this_run] + plan.earlier,
+                     "instances": [{**dataclasses.asdict(i), "interval": list(i.interval)} for i in plan.results]}
+    atomic_write_bytes(path, (json.dumps(data, indent=1) + "\n").encode())
 
 
 def section_markers(name: str) -> tuple:
@@ -333,11 +385,11 @@ def write_section(path: Path, name: str, body: list) -> None:
     atomic_write_bytes(path, text.encode())
 
 
-def report(plan: Plan, command: str, started: str, wall: float, note: str, complete: bool) -> list:
+def report(plan: Plan, this_run: dict) -> list:
     if plan.checked:
-        body = ["", "## PDE-checked generation", ""] + provenance(plan, command, started, wall, note, complete)
+        body = ["", "## PDE-checked generation", ""] + provenance(plan, this_run)
         return body + [""] + checked_tables(plan) + [""]
-    body = ["", "## Surrogate intervals (Table 1)", ""] + provenance(plan, command, started, wall, note, complete)
+    body = ["", "## Surrogate intervals (Table 1)", ""] + provenance(plan, this_run)
     body += ["", "An instance is one draw (`sample(1, seed=S, max_draws=1)`, S = 1..N per interval): its own "
              "grain seeds, compactness s in {1, 2, 3}, manhattan DAG and solver seed (seed 000 Sec. 5). "
              "`auto` is what a user gets: the quick grown-image search (runtime/grow.py, in the main process), "
@@ -348,9 +400,6 @@ def report(plan: Plan, command: str, started: str, wall: float, note: str, compl
     return body + main_tables(plan) + target_lines(plan) + [""]
 
 
-# ---------------------------------------------------------------- main
-
-
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=None, help="instances per interval with auto (10; 5 with --checked)")
@@ -358,8 +407,8 @@ def parse_args(argv=None):
                     help="instances per interval with each named backend: 3, or per backend: 3,cbc=1")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per instance with auto")
     ap.add_argument("--backend-timeout", type=float, default=30.0, help="seconds per instance with a named backend")
-    ap.add_argument("--backends", default=None,
-                    help=f"comma list (default {','.join(BACKENDS)}; none with --checked); '' for none")
+    ap.add_argument("--configs", default=None,
+                    help=f"comma list of auto and backends (default auto,{','.join(BACKENDS)}; auto with --checked)")
     ap.add_argument("--datasets", default="d2,d3")
     ap.add_argument("--relu", action="store_true", help="also the *_relu_* specs (ReLU surrogates)")
     ap.add_argument("--checked", action="store_true", help="the PDE-checked variant (true D_xx required too)")
@@ -367,14 +416,17 @@ def parse_args(argv=None):
     ap.add_argument("--specs", type=Path, default=CODE_ROOT / "specs" / "porous")
     ap.add_argument("--out", type=Path, default=None,
                     help="markdown file (default docs/results/porous_generation.md; none with --quick)")
+    ap.add_argument("--fresh", action="store_true",
+                    help="drop the stored rows of configurations this run does not make (default: keep them)")
     ap.add_argument("--note", default="", help="a line for the results file (e.g. what shared the machine)")
     return ap.parse_args(argv)
 
 
 def make_plan(args) -> Plan:
     n = args.n if args.n is not None else (2 if args.quick else 5 if args.checked else 10)
-    backends = args.backends if args.backends is not None else ("" if args.checked else ",".join(BACKENDS))
-    backends = [b for b in backends.split(",") if b]
+    names = args.configs if args.configs is not None else ("auto" if args.checked else ",".join(("auto",) + BACKENDS))
+    names = [b for b in names.split(",") if b]
+    backends = [b for b in names if b != "auto"]
     n_backend = {}
     try:
         for part in (p for p in args.n_backend.split(",") if p and not (args.quick and args.n_backend == "3")):
@@ -390,8 +442,10 @@ def make_plan(args) -> Plan:
     for d in datasets:
         if d not in ("d2", "d3"):
             raise SystemExit(f"unknown dataset `{d}` (d2 or d3)")
-    configs = [("auto", args.timeout, n)] + [(b, args.backend_timeout, n_backend.get(b, 2 if args.quick else 3))
-                                             for b in backends]
+    configs = ([("auto", args.timeout, n)] if "auto" in names else []) + \
+        [(b, args.backend_timeout, n_backend.get(b, 2 if args.quick else 3)) for b in backends]
+    if not configs:
+        raise SystemExit("--configs: nothing to run")
     return Plan(configs, ["bnn", "relu"] if args.relu else ["bnn"], datasets,
                 ((60, 70),) if args.quick else INTERVALS, args.checked)
 
@@ -410,10 +464,16 @@ def main(argv=None) -> int:
     problems = {}
     complete = False
 
+    section = "checked" if plan.checked else "main"
+    store = None if out is None else out.with_suffix(".json")
+    if not args.fresh:
+        load_store(store, section, plan)
+
     def save(done: bool) -> None:
         if out is not None:
-            write_section(out, "checked" if plan.checked else "main",
-                          report(plan, command, started, time.perf_counter() - t0, args.note, done))
+            this_run = run_record(plan, command, started, time.perf_counter() - t0, args.note, done)
+            write_section(out, section, report(plan, this_run))
+            save_store(store, section, plan, this_run)
 
     try:
         for config, timeout, n in plan.configs:
@@ -428,7 +488,7 @@ def main(argv=None) -> int:
                             inst = run_instance(problems[key], Instance(config, net, d, iv, seed), timeout)
                             plan.results.append(inst)
                             plan.loads.append(os.getloadavg()[0])
-                            print(f"[{len(plan.results)}/{total}] {describe(inst)}", flush=True)
+                            print(f"[{len(plan.loads)}/{total}] {describe(inst)}", flush=True)
                     save(False)  # partial figures survive a killed run
         complete = True
     except KeyboardInterrupt:

@@ -19,18 +19,22 @@ class CommandError(Exception):
 
 
 def add_parsers(sub):
-    c = sub.add_parser("dataset", help="draw random porous cells and label them with the PDE (D2/D3)")
-    c.add_argument("--grains", type=int, required=True, help="grains per cell (2 for D2, 3 for D3)")
-    c.add_argument("--count", type=int, required=True, help="number of cells (D2: 10000, D3: 5000)")
+    c = sub.add_parser("dataset", help="make a dataset: porous cells labelled by the PDE (D2/D3), or designs and "
+                                       "their simulated spectra (--kind cmyk|ink8|ink44|contone11)")
+    c.add_argument("--kind", default="porous", help="porous (default) or a design kind: cmyk, ink8, ink44, contone11")
+    c.add_argument("--grains", type=int, default=None, help="porous: grains per cell (2 for D2, 3 for D3)")
+    c.add_argument("--count", type=int, required=True, help="number of cells or designs (D2: 10000, D3: 5000)")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--size", type=int, default=16, help="cell side in pixels (default 16)")
     c.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)")
     c.add_argument("--out", required=True, help="folder to write (dataset.npz, manifest.json, histogram.png)")
     c.add_argument("--no-plot", action="store_true", help="do not write histogram.png")
 
-    c = sub.add_parser("train", help="train a porous surrogate (bnn or relu) and export it to ONNX with a model card")
+    c = sub.add_parser("train", help="train a surrogate (porous: bnn or relu; design data: relu of --hidden sizes) "
+                                     "and export it to ONNX with a model card")
     c.add_argument("data", help="dataset folder made by `pgenc dataset`")
-    c.add_argument("--arch", choices=["bnn", "relu"], required=True)
+    c.add_argument("--arch", choices=["bnn", "relu"], default=None, help="porous data: bnn or relu")
+    c.add_argument("--hidden", default=None, help="design data: hidden layer sizes, e.g. 100,100,100,100")
     c.add_argument("--out", required=True, help="ONNX file to write; NAME.md, NAME.json and NAME_scatter.png go beside it")
     c.add_argument("--epochs", type=int, default=None, help="default: 100 (bnn), 60 (relu)")
     c.add_argument("--seed", type=int, default=0)
@@ -45,11 +49,12 @@ def add_parsers(sub):
 
 def run(args) -> int:
     from .surrogate.dataset import DatasetError
+    from .surrogate.design_data import DesignDataError
     from .surrogate.pde import CellError
 
     try:
         return {"dataset": cmd_dataset, "train": cmd_train, "property": cmd_property}[args.cmd](args)
-    except (CommandError, DatasetError, CellError) as e:
+    except (CommandError, DatasetError, DesignDataError, CellError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except RuntimeError as e:  # no torch, train/export disagreement: said plainly
@@ -58,8 +63,19 @@ def run(args) -> int:
 
 
 def cmd_dataset(args) -> int:
-    from .surrogate import dataset
+    from .surrogate import dataset, design_data
 
+    if args.kind != "porous":
+        if args.kind not in design_data.KINDS:
+            raise CommandError(f"unknown --kind `{args.kind}`; choose from porous, {', '.join(design_data.KINDS)}")
+        data = design_data.generate(args.kind, args.count, seed=args.seed)
+        design_data.write(args.out, data)
+        m = data["manifest"]
+        print(f"wrote {args.out}: {m['count']} {m['kind']} designs x {m['x']['shape'][1]} -> "
+              f"{m['y']['shape'][1]} bands in {m['seconds']} s ({m['simulator']})")
+        return 0
+    if args.grains is None:
+        raise CommandError("porous cells need --grains (2 for D2, 3 for D3); or give --kind for a design dataset")
     if args.workers < 1:
         raise CommandError(f"--workers must be at least 1, not {args.workers}")
     data = dataset.generate(args.count, args.grains, seed=args.seed, size=args.size, workers=args.workers,
@@ -78,8 +94,12 @@ def cmd_dataset(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .surrogate import cards, dataset
+    from .surrogate import cards, dataset, design_data
 
+    if design_data.is_design_dataset(args.data):
+        return _train_design(args)
+    if args.arch is None:
+        raise CommandError("porous data needs --arch bnn or --arch relu")
     dataset.load(args.data)  # a clear error before importing torch
     epochs = args.epochs if args.epochs is not None else (100 if args.arch == "bnn" else 60)
     if epochs < 1:
@@ -90,6 +110,29 @@ def cmd_train(args) -> int:
     print(f"wrote {args.out}: test MAE {card['mae']['test']}{target}, best epoch {card['best_epoch']}, "
           f"{card['train_seconds']} s; onnxruntime vs PyTorch max |diff| "
           f"{card['onnxruntime_vs_torch_max_abs_diff']:.3g}; card {Path(args.out).with_suffix('.md')}")
+    return 0
+
+
+def _train_design(args) -> int:
+    from .surrogate import design_data, design_train
+
+    design_data.load(args.data)  # a clear error before importing torch
+    try:
+        hidden = [int(h) for h in (args.hidden or "100,100").split(",")]
+    except ValueError:
+        raise CommandError(f"--hidden `{args.hidden}`: give layer sizes like 100,100,100,100") from None
+    if not hidden or min(hidden) < 1:
+        raise CommandError(f"--hidden `{args.hidden}`: every layer needs at least one neuron")
+    epochs = args.epochs if args.epochs is not None else 200
+    if epochs < 1:
+        raise CommandError(f"--epochs must be at least 1, not {epochs}")
+    card = design_train.build(args.data, hidden, args.out, epochs=epochs, seed=args.seed, lr=args.lr,
+                              progress=Progress(epochs, "epochs"))
+    e = card["error"]
+    print(f"wrote {args.out}: {card['layers']}, test MAE per band {e['test_mae_per_band']}, L1 per spectrum "
+          f"{e['test_l1_per_spectrum_mean']} (max {e['test_l1_per_spectrum_max']}), {card['train_seconds']} s; "
+          f"onnxruntime vs PyTorch max |diff| {card['onnxruntime_vs_torch_max_abs_diff']:.3g}; "
+          f"card {Path(args.out).with_suffix('.md')}")
     return 0
 
 

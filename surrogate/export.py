@@ -18,16 +18,17 @@ CONVENTION = ("input `cell` float32 [1, 256], row-major 16x16, 1.0 = solid, 0.0 
               "output `d` float32 [1, 1] = 100 x D_xx (quantised units 40..100)")
 
 
-def _model(nodes, inits, n_in: int, doc: str) -> bytes:
+def _model(nodes, inits, n_in: int, doc: str, n_out: int = 1, names=("cell", "d"),
+           graph_name: str = "pgen_porous_surrogate", convention: str = CONVENTION) -> bytes:
     from onnx import TensorProto, checker, helper
 
-    graph = helper.make_graph(nodes, "pgen_porous_surrogate",
-                              [helper.make_tensor_value_info("cell", TensorProto.FLOAT, [1, n_in])],
-                              [helper.make_tensor_value_info("d", TensorProto.FLOAT, [1, 1])], inits)
+    graph = helper.make_graph(nodes, graph_name,
+                              [helper.make_tensor_value_info(names[0], TensorProto.FLOAT, [1, n_in])],
+                              [helper.make_tensor_value_info(names[1], TensorProto.FLOAT, [1, n_out])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
                               producer_name="pgen.surrogate", doc_string=doc)
     model.ir_version = 8
-    helper.set_model_props(model, {"convention": CONVENTION})
+    helper.set_model_props(model, {"convention": convention})
     checker.check_model(model)
     return model.SerializeToString()
 
@@ -59,21 +60,23 @@ def bnn_onnx(blocks, w_out, scale: float, bias: float, n_in: int, doc: str = "")
     return _model(nodes, inits, n_in, doc)
 
 
-def relu_onnx(weights, biases, n_in: int, doc: str = "") -> bytes:
+def relu_onnx(weights, biases, n_in: int, doc: str = "", names=("cell", "d"), convention: str = CONVENTION) -> bytes:
     """weights: [W [out, in]], biases: [b [out]]; ReLU after every layer but the last."""
     from onnx import helper, numpy_helper
 
-    nodes, inits, cur = [], [], "cell"
+    nodes, inits, cur = [], [], names[0]
     for k, (W, b) in enumerate(zip(weights, biases)):
         inits += [numpy_helper.from_array(np.asarray(W, np.float32), f"W{k}"),
                   numpy_helper.from_array(np.asarray(b, np.float32), f"b{k}")]
         last = k == len(weights) - 1
-        out = "d" if last else f"g{k}"
+        out = names[1] if last else f"g{k}"
         nodes.append(helper.make_node("Gemm", [cur, f"W{k}", f"b{k}"], [out], transB=1))
         if not last:
             nodes.append(helper.make_node("Relu", [out], [f"r{k}"]))
             cur = f"r{k}"
-    return _model(nodes, inits, n_in, doc)
+    return _model(nodes, inits, n_in, doc, n_out=int(np.asarray(weights[-1]).shape[0]), names=names,
+                  graph_name="pgen_surrogate" if names != ("cell", "d") else "pgen_porous_surrogate",
+                  convention=convention)
 
 
 def _check_pm1(W, where: str):

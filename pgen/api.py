@@ -26,6 +26,7 @@ class Problem:
             raise e.located(path, text)
         self._lowered = None
         self._net_property = False  # not computed yet (None: the problem is not of that form)
+        self._net_objective = False
 
     @property
     def options(self) -> dict:
@@ -64,6 +65,16 @@ class Problem:
             except PgenError as e:
                 raise e.located(self.path, self.text)
         return self._net_property
+
+    @property
+    def net_objective(self):
+        """The problem as `minimize norm1(net(x) - t)` over an input box (runtime.net_objective),
+        or None: what the minimising input branch and bound searches."""
+        if self._net_objective is False:
+            from .runtime.net_objective import net_objective
+
+            self._net_objective = net_objective(self.checked)
+        return self._net_objective
 
     def solve(self, backend: Optional[str] = None, timeout: Optional[float] = None,
               seed: Optional[int] = None, tolerance: Optional[float] = None, verbose: bool = False,

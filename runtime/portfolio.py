@@ -121,4 +121,5 @@ def verified_result(problem, outcome: Outcome, seed: int, tolerance: float, wall
 
 
 def _strategy(member: str) -> str:
-    return {"sampling": "falsify", "gradient": "falsify", "input-bab": "input-bab"}.get(member, "backend")
+    return {"sampling": "falsify", "gradient": "falsify", "input-bab": "input-bab",
+            "input-min": "input-bab"}.get(member, "backend")

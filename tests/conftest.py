@@ -20,6 +20,8 @@ def expected_of(path: Path) -> dict:
             out["status"] = words[0]
             if "objective" in words:
                 out["objective"] = float(words[words.index("objective") + 1])
+        if line.startswith("# backends:"):  # the backends the spec is meant for (default: every one)
+            out["backends"] = line.split(":", 1)[1].split()
     return out
 
 

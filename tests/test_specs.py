@@ -1,6 +1,7 @@
 """Every shipped spec in specs/inverse/ on every backend that can take it.
 
-Specs carry their expected status in a `# expect:` header. Backends that
+Specs carry their expected status in a `# expect:` header (and, where only some backends
+are meant to answer in time, a `# backends:` header: `auto` is the portfolio). Backends that
 refuse a model class must say why (cpsat: real variables; z3: mixed
 integer/real arithmetic). A brute-force oracle checks the integer photonic
 spec: all 8^4 designs through onnxruntime.
@@ -24,7 +25,7 @@ SLOW = {("duotone_selection", "highs"), ("duotone_select_axis", "highs"), ("gray
 
 def _cases():
     for path in INVERSE:
-        for backend in BACKENDS:
+        for backend in expected_of(path).get("backends", BACKENDS):
             marks = [pytest.mark.slow] if (path.stem, backend) in SLOW else []
             yield pytest.param(path, backend, marks=marks, id=f"{path.stem}-{backend}")
 

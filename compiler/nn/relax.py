@@ -56,12 +56,13 @@ def relu_relaxation(l, u, mode: str = "adaptive"):
 def backward_bound(C, layers, k, pre, lo, hi, C_x=None, mode: str = "adaptive"):
     """Lower bounds [B, m] of C @ z_k (+ C_x @ x) over B boxes; z_k the k-th affine output.
 
-    C is [m, n_k] (the same rows for every box); C_x [m, n_x]. Also returns the input
-    coefficients [B, m, n_x] of the bound. `mode`: the lower slopes (see `relu_relaxation`)."""
+    C is [m, n_k] (the same rows for every box) or [B, m, n_k] (rows per box); C_x [m, n_x].
+    Also returns the input coefficients [B, m, n_x] of the bound. `mode`: the lower slopes
+    (see `relu_relaxation`)."""
     W, b = layers[k]
     B = lo.shape[0]
-    const = np.broadcast_to(C @ b, (B, C.shape[0])).copy()
-    lam = np.broadcast_to(C @ W, (B, C.shape[0], W.shape[1]))
+    const = np.broadcast_to(C @ b, (B, C.shape[-2])).copy()
+    lam = np.broadcast_to(C @ W, (B, C.shape[-2], W.shape[1]))
     for j in range(k - 1, -1, -1):
         lo_s, up_s, up_c = (a[:, None, :] for a in relu_relaxation(*pre[j], mode))
         pos, neg = np.maximum(lam, 0.0), np.minimum(lam, 0.0)

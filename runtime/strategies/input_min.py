@@ -1,0 +1,40 @@
+"""Minimising input branch and bound as a portfolio member (the search is runtime/input_min.py):
+`minimize norm1(net(x) - t)` over a low-dimensional input box of one plain ReLU network.
+Certifies the optimum (bound within input_min.GAP_TOL x max(1, |objective|) of the
+incumbent) or hands back its best point and bound at the deadline."""
+from __future__ import annotations
+
+from ...core.results import FEASIBLE, OPTIMAL, UNKNOWN
+from ..input_min import GAP_TOL, minimise
+from .base import Outcome, Strategy, remaining
+
+MAX_INPUTS = 8  # input splitting pays off for low-dimensional boxes (seed 002: 4 inks, 4 shells)
+
+
+class InputMinimise(Strategy):
+    name = "input-min"
+
+    def applies(self, problem) -> bool:
+        obj = problem.net_objective
+        return obj is not None and obj.n_x <= MAX_INPUTS
+
+    def run(self, problem, deadline: float, events, seed: int = 0) -> Outcome:
+        obj = problem.net_objective
+
+        def incumbent(x, value):
+            events.incumbent(self.name, obj.values(x), value)
+
+        def bound(value):
+            events.bound(self.name, value)
+
+        res = minimise(obj.layers, obj.target, obj.lo, obj.hi, remaining(deadline), stop=events.should_stop,
+                       incumbent=incumbent, bound=bound, seed=seed)
+        stats = {"boxes": res.boxes, "seconds": round(res.seconds, 3), "gap_tolerance": GAP_TOL}
+        if res.status == "optimal":
+            return Outcome(OPTIMAL, obj.values(res.x), objective=res.value, bound=res.bound, member=self.name,
+                           stats=stats, message=f"certified by input branch and bound ({res.boxes} boxes)")
+        if events.should_stop():   # another member decided: its answer stands, not this incumbent
+            return Outcome(UNKNOWN, member=self.name, stats=stats, message="stopped: another member decided")
+        return Outcome(FEASIBLE if res.x is not None else UNKNOWN, obj.values(res.x), objective=res.value,
+                       bound=res.bound, member=self.name, stats=stats,
+                       message=f"input branch and bound stopped with bound {res.bound:.6g} ({res.boxes} boxes)")

@@ -122,4 +122,4 @@ def verified_result(problem, outcome: Outcome, seed: int, tolerance: float, wall
 
 def _strategy(member: str) -> str:
     return {"sampling": "falsify", "gradient": "falsify", "input-bab": "input-bab",
-            "input-min": "input-bab"}.get(member, "backend")
+            "input-min": "input-bab", "enumeration": "enumeration"}.get(member, "backend")

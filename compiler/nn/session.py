@@ -8,6 +8,7 @@ thread pools did not survive the fork."""
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from functools import lru_cache
 
 import numpy as np
@@ -62,8 +63,31 @@ def evaluate_model(model_bytes: bytes, outputs: list) -> list:
     return [np.asarray(v) for v in sess.run(list(outputs), {})]
 
 
+_REMEMBERED: dict = {}  # (path, float32 input bytes) -> output, while a `remembered` block runs
+
+
+@contextmanager
+def remembered(path: str, X: np.ndarray):
+    """Within the block, `run_network` answers any row of X [P, n_in] from one batched run
+    of the network (an enumeration evaluates thousands of designs; onnxruntime is the
+    same, only called once)."""
+    X = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
+    Y = run_batch(path, X)
+    keys = [(str(path), row.tobytes()) for row in X]
+    _REMEMBERED.update(zip(keys, Y))
+    try:
+        yield
+    finally:
+        for k in keys:
+            _REMEMBERED.pop(k, None)
+
+
 def run_network(path: str, x: np.ndarray) -> np.ndarray:
     """Run the ONNX network at `path` on the flat input `x`; returns the flat float32 output."""
+    if _REMEMBERED:
+        hit = _REMEMBERED.get((str(path), np.asarray(x, dtype=np.float32).reshape(-1).tobytes()))
+        if hit is not None:
+            return hit.copy()
     sess, name, shape = session(str(path))
     arr = np.asarray(x, dtype=np.float32).reshape(shape)
     return np.asarray(sess.run(None, {name: arr})[0], dtype=np.float32).reshape(-1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .base import Events, Outcome, Strategy
 from .branch_and_bound import InputBranchAndBound
+from .enumeration import Enumeration
 from .exact import ExactBackend
 from .gradient import GradientDescent
 from .input_min import InputMinimise
@@ -18,9 +19,9 @@ def default_members(problem) -> list:
     lowers the problem in its own worker when members run in this process before or beside
     it (lowering with LP bound tightening takes seconds they should not wait for)."""
     quick = [m for m in (Sampling(), GradientDescent()) if m.applies(problem)]
-    search = [m for m in (InputBranchAndBound(), InputMinimise()) if m.applies(problem)]
+    search = [m for m in (Enumeration(), InputBranchAndBound(), InputMinimise()) if m.applies(problem)]
     return quick + search + [ExactBackend("auto", lower_in_worker=bool(quick or search))]
 
 
-__all__ = ["Events", "Outcome", "Strategy", "ExactBackend", "GradientDescent", "InputBranchAndBound", "InputMinimise",
+__all__ = ["Events", "Outcome", "Strategy", "Enumeration", "ExactBackend", "GradientDescent", "InputBranchAndBound", "InputMinimise",
            "Sampling", "default_members"]

@@ -70,9 +70,11 @@ def relu_onnx(weights, biases, n_in: int, doc: str = "", names=("cell", "d"), co
                   numpy_helper.from_array(np.asarray(b, np.float32), f"b{k}")]
         last = k == len(weights) - 1
         out = names[1] if last else f"g{k}"
-        nodes.append(helper.make_node("Gemm", [cur, f"W{k}", f"b{k}"], [out], transB=1))
+        # named nodes, alpha and beta written out, as torch writes them (OMLT's importer requires them)
+        nodes.append(helper.make_node("Gemm", [cur, f"W{k}", f"b{k}"], [out], name=f"gemm{k}", alpha=1.0, beta=1.0,
+                                      transB=1))
         if not last:
-            nodes.append(helper.make_node("Relu", [out], [f"r{k}"]))
+            nodes.append(helper.make_node("Relu", [out], [f"r{k}"], name=f"relu{k}"))
             cur = f"r{k}"
     return _model(nodes, inits, n_in, doc, n_out=int(np.asarray(weights[-1]).shape[0]), names=names,
                   graph_name="pgen_surrogate" if names != ("cell", "d") else "pgen_porous_surrogate",

@@ -148,10 +148,8 @@ def exact_box_min(layers, t, lo, hi, pre):
     on/off pattern of the unstable ReLUs the network is affine on the part of the box where
     the pattern holds (linear rows), and the minimum there is an LP (scipy's HiGHS).
     Returns (value, x), or (inf, None) when no pattern is feasible."""
-    from scipy.optimize import linprog
-
     unstable = [np.flatnonzero((l < 0) & (u > 0)) for l, u in pre]
-    n_x, m = len(lo), len(t)
+    n_x = len(lo)
     best = (np.inf, None)
     for bits in itertools.product((0.0, 1.0), repeat=sum(len(k) for k in unstable)):
         A, c = np.eye(n_x), np.zeros(n_x)     # the current layer's input as an affine map of x
@@ -170,19 +168,25 @@ def exact_box_min(layers, t, lo, hi, pre):
                 rhs.append(-sign * z0[j])
             A, c = gate[:, None] * Z, gate * z0
         W, b = layers[-1]
-        Y, y0 = W @ A, W @ c + b - t        # residual = Y x + y0
-        # variables (x, e): min sum e, e >= +-(Y x + y0)
-        cost = np.concatenate([np.zeros(n_x), np.ones(m)])
-        A_ub = np.block([[Y, -np.eye(m)], [-Y, -np.eye(m)]])
-        b_ub = np.concatenate([-y0, y0])
-        if rows:
-            A_ub = np.vstack([A_ub, np.hstack([np.array(rows), np.zeros((len(rows), m))])])
-            b_ub = np.concatenate([b_ub, np.array(rhs)])
-        res = linprog(cost, A_ub=A_ub, b_ub=b_ub, bounds=[(a, z) for a, z in zip(lo, hi)] + [(0, None)] * m,
-                      method="highs")
+        res = _l1_lp(W @ A, W @ c + b - t, rows, rhs, list(zip(lo, hi)))
         if res.status == 0 and res.fun < best[0]:
             best = (float(res.fun), np.clip(res.x[:n_x], lo, hi))
     return best
+
+
+def _l1_lp(Y, y0, rows: list, rhs: list, bounds: list):
+    """min sum_j |(Y v + y0)_j| subject to rows @ v <= rhs and the bounds of v, as an LP in
+    (v, e) with e >= +-(Y v + y0) (scipy's HiGHS)."""
+    from scipy.optimize import linprog
+
+    n_v, m = Y.shape[1], Y.shape[0]
+    cost = np.concatenate([np.zeros(n_v), np.ones(m)])
+    A_ub = np.block([[Y, -np.eye(m)], [-Y, -np.eye(m)]])
+    b_ub = np.concatenate([-y0, y0])
+    if rows:
+        A_ub = np.vstack([A_ub, np.hstack([np.array(rows), np.zeros((len(rows), m))])])
+        b_ub = np.concatenate([b_ub, np.array(rhs)])
+    return linprog(cost, A_ub=A_ub, b_ub=b_ub, bounds=list(bounds) + [(0, None)] * m, method="highs")
 
 
 def lp_box_bound(layers, t, lo, hi, pre):
@@ -190,9 +194,7 @@ def lp_box_bound(layers, t, lo, hi, pre):
     exact (the network is affine through them), each unstable one relaxed to its triangle
     (q >= 0, q >= z, q <= u (z - l) / (u - l)) with the box's hidden bounds `pre`. Exact
     when every ReLU is stable. Returns (bound, the LP's x) or (bound, None)."""
-    from scipy.optimize import linprog
-
-    n_x, m = len(lo), len(t)
+    n_x = len(lo)
     H, h0 = np.eye(n_x), np.zeros(n_x)        # post-activations as affine maps of v = (x, q...)
     rows, rhs = [], []                          # rows @ v <= rhs
     n_v = n_x
@@ -221,15 +223,7 @@ def lp_box_bound(layers, t, lo, hi, pre):
                 q_hi.append(float(u[j]))
             n_v += r
     W, b = layers[-1]
-    Y, y0 = W @ H, W @ h0 + b - t
-    cost = np.concatenate([np.zeros(n_v), np.ones(m)])
-    A_ub = np.block([[Y, -np.eye(m)], [-Y, -np.eye(m)]])
-    b_ub = np.concatenate([-y0, y0])
-    if rows:
-        A_ub = np.vstack([A_ub, np.hstack([np.array(rows), np.zeros((len(rows), m))])])
-        b_ub = np.concatenate([b_ub, np.array(rhs)])
-    bounds = [(a, z) for a, z in zip(lo, hi)] + list(zip(q_lo, q_hi)) + [(0, None)] * m
-    res = linprog(cost, A_ub=A_ub, b_ub=b_ub, bounds=bounds, method="highs")
+    res = _l1_lp(W @ H, W @ h0 + b - t, rows, rhs, list(zip(lo, hi)) + list(zip(q_lo, q_hi)))
     if res.status == 2:
         return np.inf, None                      # the relaxation is empty: nothing on this box
     if res.status != 0:

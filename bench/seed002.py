@@ -141,11 +141,11 @@ def main(argv=None) -> int:
             print(f"target {i:3d} gray {r['gray']:.4f} {backend:5s}: {r['termination']:8s} {r['wall']:6.2f} s "
                   f"({r['member']}) error {r['objective'] if r['objective'] is None else round(r['objective'], 5)} "
                   f"bound {r['bound'] if r['bound'] is None else round(r['bound'], 5)}", flush=True)
+    auto = [r for r in rows if r["backend"] == "auto"]
     na = run_na(ramp, np.array([r["objective"] for r in auto if r["termination"] == "optimal"]),
                 [r["index"] for r in auto if r["termination"] == "optimal"])
     photonic = run_photonic()
     commit = _git("rev-parse", "--short", "HEAD") or "unknown"
-    auto = [r for r in rows if r["backend"] == "auto"]
     certified = [r for r in auto if r["termination"] == "optimal"]
     lines = ["# Seed 002 experiments on pgen's surrogates", "",
              f"Written by `bench/seed002.py`. Command: `python bench/seed002.py {' '.join(sys.argv[1:])}`".rstrip(),

@@ -38,16 +38,18 @@ def test_a_satisfy_problem_over_a_relu_network_is_a_net_property(tmp_path):
         ["Sampling", "GradientDescent", "InputBranchAndBound", "ExactBackend"]
 
 
-@pytest.mark.parametrize("spec", [
-    "var x : real[2] in [0, 1]\nnet f = network \"n.onnx\"\nminimize f(x)[0]\n",              # an objective
-    "var x : int[2] in 0..3\nnet f = network \"n.onnx\"\nrequire f(x)[0] >= 0\n",              # integers
-    "var x : real[2] in [0, 1]\nnet f = network \"n.onnx\"\nrequire abs(f(x)[0]) >= 1\n",      # an auxiliary
+@pytest.mark.parametrize("spec,members", [
+    ("var x : real[2] in [0, 1]\nnet f = network \"n.onnx\"\nminimize f(x)[0]\n", []),           # an objective
+    ("var x : int[2] in 0..3\nnet f = network \"n.onnx\"\nrequire f(x)[0] >= 0\n",                # integers: a
+     ["Enumeration"]),                                                                       # small space
+    ("var x : int[2] in 0..999\nnet f = network \"n.onnx\"\nrequire f(x)[0] >= 0\n", []),         # a large one
+    ("var x : real[2] in [0, 1]\nnet f = network \"n.onnx\"\nrequire abs(f(x)[0]) >= 1\n", []),   # an auxiliary
 ])
-def test_other_problems_are_left_to_the_exact_backends(tmp_path, spec):
+def test_other_problems_are_left_to_the_exact_backends(tmp_path, spec, members):
     netgen.write(tmp_path / "n.onnx", netgen.relu_mlp([2, 4, 1], seed=2))
     problem = pgen.compile_string(spec, base_dir=tmp_path)
     assert net_property(problem.checked) is None
-    assert [type(m).__name__ for m in default_members(problem)] == ["ExactBackend"]
+    assert [type(m).__name__ for m in default_members(problem)] == members + ["ExactBackend"]
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--jobs", type=int, default=1, help="draws solved at once in worker processes (images)")
     c.add_argument("--max-draws", type=int, default=None,
                    help="draws to try before giving up (images; default 3 x count + 10)")
+    c.add_argument("--draw-work", type=float, default=None,
+                   help="images: deterministic solver seconds a draw may spend without an answer before a fresh "
+                        "draw replaces it (default 12; 0: each draw keeps its whole --timeout)")
     c.add_argument("--no-quick", action="store_true",
                    help="images from the exact solver only: skip the quick grown-image search a draw tries first")
 
@@ -204,7 +207,8 @@ def cmd_sample(args, problem) -> int:
         bar.update(1)
 
     run = problem.sample(count, seed=seed, timeout=timeout, backend=args.backend, jobs=args.jobs,
-                         max_draws=args.max_draws, quick=not args.no_quick, on_cell=on_cell)
+                         max_draws=args.max_draws, quick=not args.no_quick, on_cell=on_cell,
+                         **({} if args.draw_work is None else {"draw_work": args.draw_work}))
     bar.close()
     line = (f"made {run.made} of {run.asked} images in {run.wall:.1f} s ({run.draws} draws: "
             f"{run.infeasible} proved infeasible, {run.timed_out} timed out, {run.failed} failed"

@@ -45,6 +45,10 @@ from .verify_grid import check_grid, enclosed_void
 from .worker import ServedWorker
 
 DEFAULT_DRAW_TIMEOUT = 60.0
+# deterministic solver seconds a random draw may spend without an answer while fresh draws
+# remain: a draw the quick search misses is mostly out of reach (docs/results/porous_unknowns.md),
+# and a fresh draw is usually answered at once (Quick start, 4 images: 61 s -> 13 s)
+DEFAULT_DRAW_WORK = 12.0
 FAILURE_LIMIT = 3  # draws that all fail with an error (no answer at all) end the run
 
 
@@ -101,12 +105,15 @@ class DrawJob:
     solves. On CP-SAT a try that spends its deterministic work budget without an answer is
     restarted with the next seed (a new pixel order) and twice the budget: the time to an
     image varies a lot with the order (0.3 s to over 60 s on one 16x16 draw, measured), and
-    a deterministic budget keeps the run reproducible."""
+    a deterministic budget keeps the run reproducible. `work_cap`: the deterministic seconds
+    the tries may spend without an answer before the draw is abandoned (UNKNOWN) for a fresh
+    one; deterministic too, so a run that abandons draws stays reproducible."""
 
     def __init__(self, checked, rules: dict, cuts: Cuts, backend: str, options: SolveOptions, want: int = 1,
-                 tolerance: float = DEFAULT_TOLERANCE):
+                 tolerance: float = DEFAULT_TOLERANCE, work_cap: Optional[float] = None):
         self.checked, self.rules, self.cuts = checked, rules, cuts
         self.backend, self.options, self.want, self.tolerance = backend, options, want, tolerance
+        self.work_cap = work_cap
 
     def run(self) -> DrawOutcome:
         start = time.perf_counter()
@@ -139,6 +146,11 @@ class DrawJob:
             if raw.values is None:
                 if restarts and raw.termination == UNKNOWN:
                     attempt += 1
+                    if self.work_cap is not None and RESTART_WORK * (2 ** (attempt + 1) - 1) > self.work_cap:
+                        out.termination = UNKNOWN
+                        out.message = (f"abandoned after {RESTART_WORK * (2 ** attempt - 1):g} deterministic seconds "
+                                       "without an answer, for a fresh draw")
+                        break
                     continue
                 out.termination, out.message = raw.termination, raw.message
                 break
@@ -240,10 +252,13 @@ class SampleRun:
 
 def sample(problem, count: int, seed: int = 0, timeout: float = DEFAULT_DRAW_TIMEOUT, backend: str = "auto",
            jobs: int = 1, max_draws: Optional[int] = None, tolerance: float = DEFAULT_TOLERANCE, quick: bool = True,
-           on_cell: Optional[Callable] = None, on_draw: Optional[Callable] = None, verbose: bool = False) -> SampleRun:
+           draw_work: Optional[float] = DEFAULT_DRAW_WORK, on_cell: Optional[Callable] = None,
+           on_draw: Optional[Callable] = None, verbose: bool = False) -> SampleRun:
     """Make `count` distinct verified images. `timeout`: seconds per draw. `on_cell(cell, run)`
     is called for each image as it is made, `on_draw(run)` after each draw. `quick=False`:
-    every image from the exact backend (no grown-image search first)."""
+    every image from the exact backend (no grown-image search first). `draw_work`: the
+    deterministic solver seconds a random draw may spend without an answer while fresh draws
+    remain (DEFAULT_DRAW_WORK; None or 0: each draw keeps its whole timeout)."""
     checked = problem.checked
     if not checked.grids:
         raise PgenError("E018", "sampling images needs an `image` in the spec", filename=problem.path,
@@ -288,9 +303,10 @@ def sample(problem, count: int, seed: int = 0, timeout: float = DEFAULT_DRAW_TIM
                             continue
                         cuts.images.extend(out.rejected)
                         run.rejected += len(out.rejected)
+                    cap = draw_work if random and draw_work and next_draw < max_draws else None
                     job = DrawJob(checked, rules, Cuts(list(cuts.images), list(cuts.holes)), backend,
                                   dataclasses.replace(options, seed=solver_seed, timeout=draw_timeout - spent),
-                                  want, tolerance)
+                                  want, tolerance, work_cap=cap)
                     worker.submit(job, draw_timeout - spent)
                     in_flight[w] = (draw, rules, solver_seed)
             if not in_flight:

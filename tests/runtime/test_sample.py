@@ -52,3 +52,19 @@ def test_true_value_checked_grown_images_never_miss(tmp_path):
     for cell in run.cells:
         assert 0.55 <= pde.d_xx(cell.images["I"]) < 0.75
         assert cell.record["candidates"] >= 1
+
+
+def test_a_draw_without_an_answer_is_abandoned_after_its_deterministic_work():
+    """d2_40_50 draw (seed 3, index 0) is out of the surrogate's reach for its geometry
+    (docs/results/porous_unknowns.md): CP-SAT neither answers nor proves it quickly, so with a
+    work cap the draw ends UNKNOWN after 4 + 8 deterministic seconds, the same in every run."""
+    from pgen.compiler.grid.draw import rules_for
+    from pgen.core.options import SolveOptions
+    from pgen.runtime.sample import Cuts, DrawJob
+
+    checked = pgen.load(ROOT / "specs" / "porous" / "d2_40_50.pgen").checked
+    options = SolveOptions(timeout=120.0, seed=11, threads=1)
+    out = DrawJob(checked, rules_for(checked, 3, 0), Cuts(), "cpsat", options, work_cap=12.0).run()
+    assert out.termination == "unknown" and not out.found
+    assert "abandoned after 12 deterministic seconds" in out.message
+    assert out.solves == 2

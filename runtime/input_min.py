@@ -244,16 +244,23 @@ def minimise(layers, target, x_lo, x_hi, timeout: float, gap_tol: float = GAP_TO
     width0 = np.where(hi0 > lo0, hi0 - lo0, 1.0)
     rng = np.random.default_rng(seed)
     starts = np.vstack([0.5 * (lo0 + hi0), lo0 + rng.random((4 * DESCENT_STARTS, len(lo0))) * (hi0 - lo0)])
-    xs, fs = descend(layers, t, starts, lo0, hi0)
-    k = int(np.argmin(fs))
-    best_x, best_f = xs[k].copy(), float(fs[k])
-    if incumbent:
-        incumbent(best_x, best_f)
+    best_x, best_f = None, np.inf
+
+    def offer(xs: np.ndarray, fs: np.ndarray) -> None:
+        """Keep the best of the points xs [P, n_x] (values fs) if it beats the incumbent."""
+        nonlocal best_x, best_f
+        k = int(np.argmin(fs))
+        if fs[k] < best_f:
+            best_x, best_f = xs[k].copy(), float(fs[k])
+            if incumbent:
+                incumbent(best_x, best_f)
+
+    offer(*descend(layers, t, starts, lo0, hi0))
     lb0, clo, chi, sc = box_lower_bounds(layers, t, lo0[None], hi0[None])
     counter = itertools.count()
     heap = [(float(lb0[0]), next(counter), lo0, hi0, clo[0], chi[0], sc[0])]
     proved = float(lb0[0])
-    boxes, exact_boxes = 1, 0
+    boxes = 1
     sizes = [W.shape[0] for W, _ in layers[:-1]]
 
     def tol() -> float:
@@ -293,39 +300,23 @@ def minimise(layers, target, x_lo, x_hi, timeout: float, gap_tol: float = GAP_TO
         f_c = objective(layers, t, centres)
         order = np.argsort(f_c)[:DESCENT_STARTS]
         xs, fs = descend(layers, t, centres[order], lo0, hi0, steps=DESCENT_STEPS // 3)
-        cand_x, cand_f = np.vstack([centres, xs]), np.concatenate([f_c, fs])
-        k = int(np.argmin(cand_f))
-        if cand_f[k] < best_f:
-            best_x, best_f = cand_x[k].copy(), float(cand_f[k])
-            if incumbent:
-                incumbent(best_x, best_f)
+        offer(np.vstack([centres, xs]), np.concatenate([f_c, fs]))
         # boxes with few unstable ReLUs: their exact minimum (closed, never split again)
         n_unstable = np.sum((flo < 0) & (fhi > 0), axis=1)
-        for i in np.flatnonzero(lbs < best_f - tol()):
+        for i in np.flatnonzero((lbs < best_f - tol()) & (n_unstable <= LP_UNSTABLE)):
+            # (more unstable ReLUs: CROWN's bound only, the LP would be large)
             per_layer = _per_layer(sizes, flo[i], fhi[i])
-            if n_unstable[i] > LP_UNSTABLE:
-                continue                         # CROWN's bound only: the LP would be large
-            if n_unstable[i] > EXACT_UNSTABLE:   # the LP relaxation: a tighter bound, and its x to try
+            exact = n_unstable[i] <= EXACT_UNSTABLE
+            if exact:
+                value, x = exact_box_min(layers, t, c_lo[i], c_hi[i], per_layer)
+            else:                                # the LP relaxation: a tighter bound, and its x to try
                 value, x = lp_box_bound(layers, t, c_lo[i], c_hi[i], per_layer)
-                lbs[i] = max(lbs[i], value - LP_MARGIN)
-                if x is not None:
-                    f = float(objective(layers, t, x[None])[0])
-                    if f < best_f:
-                        best_x, best_f = x.copy(), f
-                        if incumbent:
-                            incumbent(best_x, best_f)
-                continue
-            value, x = exact_box_min(layers, t, c_lo[i], c_hi[i], per_layer)
-            exact_boxes += 1
-            lbs[i] = np.inf
             if x is not None:
-                f = float(objective(layers, t, x[None])[0])
-                if f < best_f:
-                    best_x, best_f = x.copy(), f
-                    if incumbent:
-                        incumbent(best_x, best_f)
-                if value < best_f - tol():   # the LP's optimum below the evaluated point: keep the box
-                    lbs[i] = value
+                offer(x[None], objective(layers, t, x[None]))
+            if not exact:
+                lbs[i] = max(lbs[i], value - LP_MARGIN)
+            else:                                # closed, unless the LP's optimum is below the evaluated point
+                lbs[i] = value if x is not None and value < best_f - tol() else np.inf
         for i in np.flatnonzero(lbs < best_f - tol()):
             heapq.heappush(heap, (float(lbs[i]), next(counter), c_lo[i], c_hi[i], flo[i], fhi[i], scores[i]))
     return MinResult("optimal", best_x, best_f, best_f, boxes, time.perf_counter() - start)

@@ -84,18 +84,27 @@ def build(data_folder, arch: str, out: str | Path, epochs: int, seed: int = 0, l
         "weights_exactly_pm1": weights_pm1,
         "command": f"pgenc train {data_folder} --arch {arch} --epochs {epochs} --seed {seed} --out {out}",
     }
+    make_folder(out)
+    if plot:
+        card["plot"] = _scatter(result["test_true"], ort_pred, out.with_name(out.stem + "_scatter.png"),
+                                f"{out.stem}: test MAE {result['test_mae']:.2f}")
+    write_network(out, onnx_bytes, card, markdown(card))
+    return card
+
+
+def make_folder(out: Path) -> None:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise RuntimeError(f"cannot make the folder of `{out}`: {e.strerror}; choose a folder you can "
                            "write to with --out") from None
-    if plot:
-        card["plot"] = _scatter(result["test_true"], ort_pred, out.with_name(out.stem + "_scatter.png"),
-                                f"{out.stem}: test MAE {result['test_mae']:.2f}")
+
+
+def write_network(out: Path, onnx_bytes: bytes, card: dict, card_markdown: str) -> None:
+    """The network and its card (NAME.json, NAME.md) beside it, each written atomically."""
     atomic_write_bytes(out, onnx_bytes)
     atomic_write_bytes(out.with_suffix(".json"), (json.dumps(card, indent=2) + "\n").encode())
-    atomic_write_bytes(out.with_suffix(".md"), markdown(card).encode())
-    return card
+    atomic_write_bytes(out.with_suffix(".md"), card_markdown.encode())
 
 
 def markdown(card: dict) -> str:

@@ -12,14 +12,13 @@ written.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ..core.files import atomic_write_bytes
 from . import design_data
+from .cards import make_folder, write_network
 from .train import require_torch, split_indices
 
 AGREE_TOL = 1e-4
@@ -123,13 +122,8 @@ def build(data_folder, hidden, out: str | Path, epochs: int = 200, seed: int = 0
         "command": f"pgenc train {data_folder} --hidden {','.join(str(h) for h in hidden)} --epochs {epochs} "
                    f"--seed {seed} --out {out}",
     }
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise RuntimeError(f"cannot make the folder of `{out}`: {e.strerror}") from None
-    atomic_write_bytes(out, onnx_bytes)
-    atomic_write_bytes(out.with_suffix(".json"), (json.dumps(card, indent=2) + "\n").encode())
-    atomic_write_bytes(out.with_suffix(".md"), markdown(card).encode())
+    make_folder(out)
+    write_network(out, onnx_bytes, card, markdown(card))
     return card
 
 

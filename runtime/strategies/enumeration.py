@@ -38,7 +38,7 @@ def design_count(checked) -> int:
             return 0
         n = int(np.prod(info.shape)) if info.shape else 1
         values = _domain(info)
-        if not values or (info.lb.size > 1 and len({float(v) for v in np.asarray(info.lb).reshape(-1)}) > 1):
+        if not values:
             return 0
         total *= len(values) ** n
         if total > MAX_DESIGNS:
@@ -119,15 +119,14 @@ def _network_inputs(checked, points: list) -> dict:
 
 
 def _net_calls(e, nets) -> list:
-    found = []
-    if isinstance(e, A.Call) and e.func in nets and len(e.args) == 1 and not _has_call(e.args[0]):
-        found.append(e)
-    for f in ("left", "right", "operand", "base", "expr", "body", "cond", "then"):
-        child = getattr(e, f, None)
-        if child is not None and not isinstance(child, (str, int, float)) and not isinstance(e, A.Generator):
-            found += _net_calls(child, nets)
-    for child in list(getattr(e, "args", ())) + list(getattr(e, "items", ())):
-        if not isinstance(e, A.Generator):
+    """Network calls in `e` whose argument holds no other call, outside generators."""
+    if isinstance(e, A.Generator):
+        return []
+    found = [e] if isinstance(e, A.Call) and e.func in nets and len(e.args) == 1 and not _has_call(e.args[0]) else []
+    children = [getattr(e, f, None) for f in ("left", "right", "operand", "base", "expr", "cond", "then")]
+    children += list(getattr(e, "args", ())) + list(getattr(e, "items", ()))
+    for child in children:
+        if child is not None and not isinstance(child, (str, int, float)):
             found += _net_calls(child, nets)
     return found
 

@@ -197,6 +197,8 @@ def cmd_sample(args, problem) -> int:
         raise PgenError("E018", f"--count must be at least 1, not {count}")
     if args.jobs < 1:
         raise PgenError("E018", f"--jobs must be at least 1, not {args.jobs}")
+    if args.draw_work is not None and not args.draw_work >= 0:
+        raise PgenError("E018", f"--draw-work must be 0 (off) or more deterministic seconds, not {args.draw_work}")
     seed = args.seed if args.seed is not None else int(opts.get("seed", 0))
     timeout = args.timeout if args.timeout is not None else float(opts.get("timeout", DEFAULT_DRAW_TIMEOUT))
     bar = Progress(count, "images")

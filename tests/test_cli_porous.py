@@ -63,6 +63,13 @@ def test_count_on_a_spec_without_image_is_an_input_error(capsys):
     assert code == 1 and "--count makes images" in err
 
 
+def test_negative_draw_work_is_an_input_error(capsys, tmp_path):
+    code, _, err = run(capsys, "solve", ROOT / "specs" / "porous" / "d2_60_70.pgen", "--count", 1, "--draw-work", -1,
+                       "--out", tmp_path / "r")
+    assert code == 1 and "--draw-work must be 0 (off) or more" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
 def test_check_describes_the_image(capsys):
     code, out, _ = run(capsys, "check", ROOT / "specs" / "porous" / "d3_60_70.pgen")
     assert code == 0 and "image I: 16 x 16; 3 grains; seeds random, dag manhattan, compact 1/2/3" in out

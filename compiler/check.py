@@ -27,7 +27,7 @@ from .shapes import check_shapes
 
 OPTION_KEYS = {"backend": str, "timeout": (int, float), "seed": int, "tolerance": (int, float),
                "strict_delta": (int, float), "bounds": str, "bound_time": (int, float), "sample": int,
-               "draws": int}
+               "draws": int, "neuron_time": (int, float)}
 BACKENDS = {"auto", "cbc", "highs", "z3", "cpsat"}
 
 
@@ -168,9 +168,9 @@ def _option(key, value, stmt):
     if key == "backend" and value not in BACKENDS:
         raise PgenError("E018", f"unknown backend `{value}`", stmt.span,
                         hint="choose one of: " + ", ".join(sorted(BACKENDS)))
-    if key == "bounds" and value not in ("interval", "lp"):
-        raise PgenError("E018", f"unknown bound method `{value}`", stmt.span, hint="choose interval or lp")
-    if key in ("timeout", "tolerance", "strict_delta", "bound_time", "sample", "draws") and not value > 0:
+    if key == "bounds" and value not in ("interval", "lp", "milp"):
+        raise PgenError("E018", f"unknown bound method `{value}`", stmt.span, hint="choose interval, lp or milp")
+    if key in ("timeout", "tolerance", "strict_delta", "bound_time", "sample", "draws", "neuron_time") and not value > 0:
         raise PgenError("E018", f"solve option `{key}` must be positive, not {value}", stmt.span)
     return value
 

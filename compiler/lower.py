@@ -48,18 +48,23 @@ class Lowered:
     grids: dict = field(default_factory=dict)
     rules: dict = field(default_factory=dict)
     lazy: list = field(default_factory=list)
+    bound_layers: list = field(default_factory=list)   # per ReLU layer: how its bounds were found
 
 
-def lower(checked: Checked, opaque_networks: bool = False, grid_rules: dict | None = None) -> Lowered:
+def lower(checked: Checked, opaque_networks: bool = False, grid_rules: dict | None = None,
+          budget: BoundBudget | None = None) -> Lowered:
     """`grid_rules`: {image: GridRules} for a porous spec (one draw); default: draw 0 of the
-    spec's `seed` option."""
-    low = Lowerer(checked, opaque_networks, grid_rules)
+    spec's `seed` option. `budget`: how ReLU bounds are found (default: the spec's `bounds`,
+    `bound_time` and `neuron_time` options)."""
+    low = Lowerer(checked, opaque_networks, grid_rules, budget)
     model = low.lower()
-    return Lowered(model, low.var_base, low.net_calls, low.grids, low.grid_rules, low.lazy)
+    return Lowered(model, low.var_base, low.net_calls, low.grids, low.grid_rules, low.lazy,
+                   low.ctx.budget.layers)
 
 
 class Lowerer:
-    def __init__(self, checked: Checked, opaque_networks: bool = False, grid_rules: dict | None = None):
+    def __init__(self, checked: Checked, opaque_networks: bool = False, grid_rules: dict | None = None,
+                 budget: BoundBudget | None = None):
         self.checked = checked
         if grid_rules is None and checked.grids:
             grid_rules = rules_for(checked, int(checked.options.get("seed", 0)), 0)
@@ -68,7 +73,9 @@ class Lowerer:
         self.lazy: list = []
         self.var_base: dict = {}
         self.delta = float(checked.options.get("strict_delta", DEFAULT_STRICT_DELTA))
-        budget = BoundBudget(checked.options.get("bounds", "lp"), float(checked.options.get("bound_time", 20.0)))
+        opts = checked.options
+        budget = budget or BoundBudget(opts.get("bounds", "lp"), float(opts.get("bound_time", 20.0)),
+                                       float(opts.get("neuron_time", 2.0)))
         self.ctx = LowerContext(ir.Model(), checked.path, budget, opaque_networks)
 
     @property

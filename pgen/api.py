@@ -43,6 +43,25 @@ class Problem:
                 raise e.located(self.path, self.text)
         return self._lowered
 
+    def precompute_bounds(self, seconds: float = 600.0, neuron_time: float = 2.0, jobs: int = 2) -> list:
+        """Seed 002's Algorithm 1 on every ReLU layer of the spec's networks: interval, linear
+        relaxation, LP, then a MILP per still-unstable neuron stopped after `neuron_time`
+        seconds (its dual bound), `jobs` at a time, within `seconds` in all. Each layer whose
+        MILPs all ran is cached on disk (compiler/bound_cache.py), so later solves of the same
+        network over the same domain start from these bounds. Returns one record per layer
+        (neurons, unstable after each step, source, seconds); this problem keeps the model."""
+        from .compiler.lower import lower
+        from .compiler.nn.encode import BoundBudget
+
+        if self.checked.grids:
+            raise PgenError("E018", "bound precomputation applies to ReLU networks over a design vector; "
+                            "a porous spec's binarized networks need none", filename=self.path)
+        try:
+            self._lowered = lower(self.checked, budget=BoundBudget("milp", seconds, neuron_time, jobs))
+        except PgenError as e:
+            raise e.located(self.path, self.text)
+        return self._lowered.bound_layers
+
     @property
     def model(self):
         """The exact IR model (networks encoded, bounds tightened): lowered on first use."""

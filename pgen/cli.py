@@ -53,6 +53,15 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--no-quick", action="store_true",
                    help="images from the exact solver only: skip the quick grown-image search a draw tries first")
 
+    c = sub.add_parser("bounds", help="precompute the ReLU bounds of a spec's networks once (interval, LP, a MILP per "
+                                      "neuron) and cache them for later solves")
+    c.add_argument("spec")
+    c.add_argument("--time", type=float, default=600.0, help="seconds for all layers (default 600)")
+    c.add_argument("--neuron-time", type=float, default=2.0,
+                   help="seconds per neuron MILP; its dual bound is taken when it stops (default 2)")
+    c.add_argument("--jobs", type=int, default=2, help="neuron MILPs at once (default 2)")
+    c.add_argument("--json", action="store_true", help="print the per-layer records as JSON")
+
     c = sub.add_parser("verify", help="decide a VNNLIB property on an ONNX network: sat (with a witness) or unsat")
     c.add_argument("net", help="ONNX network")
     c.add_argument("prop", help="VNNLIB property (the unsafe set)")
@@ -77,7 +86,7 @@ def main(argv=None) -> int:
 
             return run(args)
         return {"check": cmd_check, "compile": cmd_compile, "solve": cmd_solve, "fmt": cmd_fmt,
-                "verify": cmd_verify}[args.cmd](args)
+                "verify": cmd_verify, "bounds": cmd_bounds}[args.cmd](args)
     except PgenError as e:
         print(e.render(), file=sys.stderr)
         return EXIT_INPUT
@@ -183,6 +192,43 @@ def cmd_solve(args) -> int:
     if result.termination == Termination.INFEASIBLE:
         return EXIT_INFEASIBLE
     return EXIT_NO_ANSWER
+
+
+def cmd_bounds(args) -> int:
+    """Seed 002's Algorithm 1, once: a table of how many neurons each step left unstable.
+    A network that changed on disk since its bounds were cached is named (its old bounds
+    cannot be read: the cache key holds the weights)."""
+    import time
+
+    from .compiler.bound_cache import network_changes
+
+    for name, value in (("--time", args.time), ("--neuron-time", args.neuron_time), ("--jobs", args.jobs)):
+        if not value > 0:
+            raise PgenError("E018", f"{name} must be positive, not {value:g}")
+    problem = _load(args.spec)
+    for path, old, new in network_changes(problem.spec, problem.checked.base_dir):
+        print(f"note: network `{path}` changed on disk since its bounds were cached "
+              f"(sha256 {old[:12]} -> {new[:12]}); computing them again", file=sys.stderr)
+    t0 = time.perf_counter()
+    layers = problem.precompute_bounds(args.time, args.neuron_time, args.jobs)
+    seconds = time.perf_counter() - t0
+    if args.json:
+        print(json.dumps({"layers": layers, "seconds": round(seconds, 3)}, indent=2))
+        return EXIT_OK
+    if not layers:
+        print("no ReLU layer to bound: the spec's networks are binarized, or their neurons are all stable")
+        return EXIT_OK
+    steps = [k for k in ("interval", "relaxation", "cache", "lp", "milp") if any(k in r["unstable"] for r in layers)]
+    print(f"{'layer':<24}{'neurons':>8}  unstable after " + "  ".join(f"{k:>10}" for k in steps)
+          + f"  {'seconds':>8}  source")
+    for r in layers:
+        cells = "  ".join(f"{r['unstable'].get(k, '-'):>10}" for k in steps)
+        src = r["source"] + (", cached" if r.get("cached") else "")
+        print(f"{r['layer']:<24}{r['neurons']:>8}  {'':>14}{cells}  {r['seconds']:>8.2f}  {src}")
+    complete = all(r.get("cached") or r["source"] != "computed" for r in layers)
+    print(f"{seconds:.1f} s; " + ("every layer is cached for later solves"
+                                  if complete else "some layers ran out of --time and were not cached: give more"))
+    return EXIT_OK
 
 
 def cmd_sample(args, problem) -> int:

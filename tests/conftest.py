@@ -25,6 +25,21 @@ def expected_of(path: Path) -> dict:
     return out
 
 
+@pytest.fixture(autouse=True, scope="session")
+def bound_cache_dir(tmp_path_factory):
+    """Cached neuron bounds go to a folder of this test run, never to the user's ~/.cache."""
+    import os
+
+    folder = tmp_path_factory.mktemp("pgen-cache")
+    old = os.environ.get("PGEN_CACHE_DIR")
+    os.environ["PGEN_CACHE_DIR"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("PGEN_CACHE_DIR", None)
+    else:
+        os.environ["PGEN_CACHE_DIR"] = old
+
+
 @pytest.fixture
 def nets(tmp_path):
     """Write generated networks into tmp_path; returns a function name -> path."""

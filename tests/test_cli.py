@@ -113,3 +113,28 @@ def test_console_script_runs():
     cmd = [exe] if exe else [sys.executable, "-m", "pgen.cli"]
     proc = subprocess.run(cmd + ["check", str(SPEC)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_bounds_computes_once_then_reads_the_cache(capsys, tmp_path, monkeypatch):
+    from pgen import netgen
+
+    monkeypatch.setenv("PGEN_CACHE_DIR", str(tmp_path / "cache"))
+    netgen.write(tmp_path / "net.onnx", netgen.relu_mlp([3, 10, 10, 2], seed=1))
+    spec = tmp_path / "s.pgen"
+    spec.write_text('var n : int[3] in 0..4\nnet f = network "net.onnx"\nrequire sum(n) <= 5\n'
+                    "minimize norm1(f(n / 4) - [0.1, 0.2])\n")
+    code, out, _ = run(capsys, "bounds", spec, "--time", 60, "--neuron-time", 0.5)
+    assert code == 0 and "every layer is cached" in out and "computed, cached" in out
+    code, out, err = run(capsys, "bounds", spec, "--json")
+    layers = json.loads(out)["layers"]
+    assert code == 0 and [r["source"] for r in layers] == ["cache (milp)"] * 2
+    netgen.write(tmp_path / "net.onnx", netgen.relu_mlp([3, 10, 10, 2], seed=2))
+    code, out, err = run(capsys, "bounds", spec, "--time", 60, "--neuron-time", 0.5)
+    assert code == 0 and "network `net.onnx` changed on disk" in err and "computed, cached" in out
+
+
+def test_bounds_refuses_bad_input(capsys, tmp_path):
+    code, _, err = run(capsys, "bounds", INT_SPEC, "--time", 0)
+    assert code == 1 and "--time must be positive" in err
+    code, _, err = run(capsys, "bounds", ROOT / "specs" / "porous" / "d2_60_70.pgen")
+    assert code == 1 and "porous spec" in err

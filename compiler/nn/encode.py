@@ -12,11 +12,12 @@ the graph's own float32 tail on every reachable pre-activation value.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
 from ...core.errors import PgenError
-from .. import ir
+from .. import bound_cache, ir
 from ..affine import Aff
 from ..bounds import widened
 from .forward import plain_relu_layers
@@ -29,13 +30,21 @@ BOUND_MARGIN = 1e-9
 
 
 class BoundBudget:
-    """How ReLU bounds are found: "interval" only, or "lp" (interval and linear relaxation,
-    then LP within a time budget)."""
+    """How ReLU bounds are found: "interval" only; "lp" (interval and linear relaxation, then
+    LP within `seconds`); or "milp" (then a MILP per neuron still unstable, each stopped after
+    `neuron_time` seconds, `jobs` at a time: seed 002's Algorithm 1). With `cache`, a layer's
+    bounds are read from and its MILP-stage bounds written to `compiler/bound_cache.py`.
+    `layers` collects one record per ReLU layer for `pgenc bounds` and the model's notes."""
 
-    def __init__(self, mode: str = "lp", seconds: float = 20.0):
+    def __init__(self, mode: str = "lp", seconds: float = 20.0, neuron_time: float = 2.0, jobs: int = 2,
+                 cache: bool = True):
         self.mode = mode
         self.seconds = seconds
+        self.neuron_time = neuron_time
+        self.jobs = jobs
+        self.cache = cache
         self.lps = 0
+        self.layers: list = []
 
 
 def encode_network(net: Network, x: Aff, model: ir.Model, label: str, origin: str,
@@ -164,18 +173,47 @@ def _relu(h: Aff, model: ir.Model, label: str, origin: str, budget: BoundBudget,
     n_interval = int(np.sum((lo < 0) & (hi > 0)))
     if relaxed is not None:
         lo, hi = np.maximum(lo, relaxed[0]), np.minimum(hi, relaxed[1])
+    n_relaxed = int(np.sum((lo < 0) & (hi > 0)))
+    record = {"layer": label, "neurons": len(lins), "unstable": {"interval": n_interval, "relaxation": n_relaxed},
+              "source": "computed", "seconds": 0.0}
+    t0 = time.perf_counter()
+    key, cached = None, None
+    if budget.mode != "interval" and budget.cache:
+        key = bound_cache.layer_key(model, lins)
+        hit = bound_cache.load(key)
+        if hit is not None and hit[0].shape == (len(lins),):
+            lo, hi, cached = np.maximum(lo, hit[0]), np.minimum(hi, hit[1]), hit[2]
+            record["source"] = f"cache ({cached})"
+            record["unstable"]["cache"] = int(np.sum((lo < 0) & (hi > 0)))
     unstable = np.flatnonzero((lo < 0) & (hi > 0))
-    n_relaxed = len(unstable)
     # over a bare box an LP gives the interval bound again: only worth it once rows exist
-    if budget.mode == "lp" and len(unstable) and model.constraints and budget.seconds > 0:
-        import time
-
+    if (budget.mode in ("lp", "milp") and cached is None and len(unstable) and model.constraints
+            and budget.seconds > 0):
         from ..bounds import lp_bounds
 
-        t0 = time.perf_counter()
         lo, hi, n_lp = lp_bounds(model, lins, lo, hi, unstable, budget.seconds)
         budget.seconds -= time.perf_counter() - t0
         budget.lps += n_lp
+        unstable = np.flatnonzero((lo < 0) & (hi > 0))
+        record["unstable"]["lp"] = len(unstable)
+    if budget.mode == "milp" and cached != "milp" and budget.seconds > 0:
+        from ..bounds import milp_bounds
+
+        t1 = time.perf_counter()
+        complete = True
+        if len(unstable):
+            lo, hi, _, complete = milp_bounds(model, lins, lo, hi, unstable, budget.neuron_time,
+                                              budget.seconds, budget.jobs)
+        budget.seconds -= time.perf_counter() - t1
+        record["unstable"]["milp"] = int(np.sum((lo < 0) & (hi > 0)))
+        if complete and key is not None:
+            try:
+                bound_cache.store(key, lo, hi, "milp", {"layer": label, "neuron_time": budget.neuron_time})
+                record["cached"] = True
+            except PgenError as e:  # an unwritable cache costs the next solve time, not this one
+                model.notes.append(f"{label}: bounds not cached: {e.message}")
+    record["seconds"] = round(time.perf_counter() - t0, 3)
+    budget.layers.append(record)
     out = []
     n_unstable = 0
     for k, pre in enumerate(lins):
@@ -199,7 +237,8 @@ def _relu(h: Aff, model: ir.Model, label: str, origin: str, budget: BoundBudget,
     model.notes.append(f"{label}: {len(lins)} neurons, {n_unstable} unstable (binary), "
                        f"{int(np.sum(hi <= 0))} stably inactive, {int(np.sum((lo >= 0) & (hi > 0)))} stably active; "
                        f"stabilised beyond interval bounds: {n_interval - n_relaxed} by the linear relaxation, "
-                       f"{n_relaxed - n_unstable} by LP")
+                       f"{n_relaxed - n_unstable} by " + ("the cached bounds" if cached else
+                                                           "LP and MILP" if budget.mode == "milp" else "LP"))
     return Aff.of_lins(out, (len(out),), len(model.vars))
 
 

@@ -109,6 +109,8 @@ class Result:
             parts.append(f"bound: {self.bound:.9g}")
         if self.gap is not None:
             parts.append(f"gap: {100 * self.gap:.4g}%")
+        if self.solutions and self.solutions[0].found_by not in ("", self.backend):
+            parts.append(f"incumbent: {self.solutions[0].found_by}")
         parts.append(f"time: {self.wall:.2f}s")
         if len(self.solutions) > 1:
             parts.append(f"{len(self.solutions)} solutions")
@@ -124,6 +126,7 @@ class Result:
             "failures": [str(f) for f in self.failures], "tolerance": self.tolerance,
             "message": self.message, "seed": self.seed,
             "values": _jsonable(self.values),
+            "incumbent_source": self.solutions[0].found_by if self.solutions else None,
             "stats": self.stats,
         }
         if len(self.solutions) > 1:

@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--out", default=None, help="run folder to write (spec, manifest, result, values; "
                    "for images: NNNN.png/.npy/.json, contact_sheet.png, summary.json)")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
+    c.add_argument("--plot", default=None, metavar="FILE.png",
+                   help="draw the best incumbent and the best proved bound over time (which member found what)")
     c.add_argument("--count", type=int, default=None,
                    help="images to make (specs with an `image`; default: the spec's `sample`, else 1)")
     c.add_argument("--jobs", type=int, default=1, help="draws solved at once in worker processes (images)")
@@ -170,6 +172,10 @@ def cmd_solve(args) -> int:
     problem = _load(args.spec)
     if args.out:
         _check_writable(Path(args.out))
+    if args.plot and (problem.checked.grids or problem.checked.objective.sense not in ("minimize", "maximize")):
+        raise PgenError("E018", "--plot draws an optimisation's incumbent and bound over time; this spec "
+                        + ("makes images" if problem.checked.grids else "has no objective"),
+                        hint="leave out --plot")
     if problem.checked.grids:
         return cmd_sample(args, problem)
     if args.count is not None:
@@ -184,9 +190,17 @@ def cmd_solve(args) -> int:
             print(f"{name} = {_fmt_value(value)}")
         if result.message and result.termination not in (Termination.OPTIMAL, Termination.FEASIBLE):
             print(f"message: {result.message}", file=sys.stderr)
+        for note in result.stats.get("notes", []):
+            print(f"note: {note}", file=sys.stderr)
     if args.out and result.has_solution:
         write_run(args.out, problem, result)
         print(f"wrote {args.out}", file=sys.stderr)
+    if args.plot:
+        from .runtime.timeline_plot import draw
+
+        draw(result.stats.get("timeline", []), args.plot, problem.checked.objective.sense != "maximize",
+             title=f"{Path(args.spec).name}: {result.termination}", wall=result.wall)
+        print(f"wrote {args.plot}", file=sys.stderr)
     if result.has_solution:
         return EXIT_OK
     if result.termination == Termination.INFEASIBLE:

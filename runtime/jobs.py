@@ -16,8 +16,8 @@ class LowerAndSolveJob:
     bound would otherwise lose. `run()` gives (raw result, model, backend name, var_base):
     what the parent needs to decode and verify the answer."""
 
-    def __init__(self, checked, options: SolveOptions):
-        self.checked, self.options = checked, options
+    def __init__(self, checked, options: SolveOptions, passes: tuple = ()):
+        self.checked, self.options, self.passes = checked, options, tuple(passes)
 
     def run(self):
         start = time.perf_counter()
@@ -30,4 +30,21 @@ class LowerAndSolveJob:
         # the parent's limit covers the lowering too
         remaining = max(1.0, self.options.timeout - (time.perf_counter() - start))
         options = dataclasses.replace(self.options, timeout=remaining)
-        return call_backend(name, model, "solve", options, ""), model, name, var_base
+        return call_backend(name, model, "solve", options, "", passes=self.passes), model, name, var_base
+
+
+class NeuralAdjointJob:
+    """The neural adjoint's descent (surrogate/neural_adjoint.py) in a worker: torch starts
+    thread pools that a process forked after them inherits broken (a pool worker that solves
+    after its parent did would hang), and it loads no faster in the parent. `run()` gives
+    neural_adjoint's dict."""
+
+    def __init__(self, layers, targets, lo, hi, restarts: int, steps: int, seed: int, time_limit: float):
+        self.layers, self.targets, self.lo, self.hi = layers, targets, lo, hi
+        self.restarts, self.steps, self.seed, self.time_limit = restarts, steps, seed, time_limit
+
+    def run(self) -> dict:
+        from ..surrogate.neural_adjoint import neural_adjoint
+
+        return neural_adjoint(self.layers, self.targets, self.lo, self.hi, restarts=self.restarts,
+                              steps=self.steps, seed=self.seed, time_limit=self.time_limit)

@@ -36,6 +36,10 @@ class NetObjective:
     def values(self, x: np.ndarray) -> dict:
         return {self.x_name: np.asarray(x, np.float64).reshape(self.x_shape)}
 
+    def x_of(self, values: dict) -> np.ndarray:
+        """The flat input of a solution in the spec's names (the inverse of `values`)."""
+        return np.asarray(values[self.x_name], np.float64).reshape(-1)
+
 
 def net_objective(checked):
     """The problem as a NetObjective, or None when it is not of that form."""

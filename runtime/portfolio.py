@@ -2,7 +2,10 @@
 
 Order (DESIGN.md "Strategies"):
 1. quick members (sampling, gradient descent), one after another, for a short share of the
-   time; they can only find solutions;
+   time; they can only find solutions; then members that give a start (the neural adjoint):
+   their verified incumbent is where input-min begins, and the exact backend only looks
+   for better solutions (an objective cutoff a tolerance above it), so an infeasible
+   cutoff model certifies the incumbent and the MILP's bound gives the gap;
 2. the in-process search (input branch and bound) on one core while the exact backend
    runs in its worker on the other; the exact backend joins after a short slice in which
    the search runs alone (most cases end there, before the exact model is even built);
@@ -17,7 +20,8 @@ from __future__ import annotations
 import time
 from typing import Optional
 
-from ..core.results import ERROR, INFEASIBLE, OPTIMAL, Result, Solution, SolutionStatus, Termination
+from ..core.results import ERROR, FEASIBLE, INFEASIBLE, OPTIMAL, Result, Solution, SolutionStatus, Termination
+from .input_min import GAP_TOL
 from .strategies.base import Events, Outcome
 from .verify import verify
 
@@ -28,17 +32,37 @@ SEARCH_ALONE_SECONDS = 2.0
 
 
 def run_portfolio(problem, members: list, timeout: float, seed: int, tolerance: float,
-                  verbose: bool = False, progress: bool = False) -> Result:
+                  verbose: bool = False, progress: bool = False, notes: list = ()) -> Result:
+    """`notes`: what the caller has to say in the result (members skipped, and why)."""
     start = time.perf_counter()
     deadline = start + timeout
     quick = [m for m in members if m.in_process and m.quick]
-    search = [m for m in members if m.in_process and not m.quick]
+    starters = [m for m in members if m.in_process and m.gives_start and not m.quick]
+    search = [m for m in members if m.in_process and not m.quick and not m.gives_start]
     background = [m for m in members if not m.in_process]
     for m in background:  # lowering errors point at the spec before anything runs
         m.prepare(problem)
+    timeline: list = []   # {"t", "member", "incumbent" | "bound"}: what `--plot` draws
+    notes = list(notes)   # members skipped or empty-handed, and why (e.g. torch missing)
 
     def result_of(outcome: Outcome) -> Result:
-        return verified_result(problem, outcome, seed, tolerance, time.perf_counter() - start)
+        res = verified_result(problem, outcome, seed, tolerance, time.perf_counter() - start)
+        if res.has_solution and res.objective is not None:
+            timeline.append({"t": round(res.wall, 4), "member": outcome.found_by or outcome.member,
+                             "incumbent": res.objective})
+        if res.bound is not None:
+            timeline.append({"t": round(res.wall, 4), "member": outcome.member, "bound": res.bound})
+        if timeline:
+            res.stats = {**res.stats, "timeline": sorted(timeline, key=lambda e: e["t"])}
+        if notes:
+            res.stats = {**res.stats, "notes": list(notes)}
+        return res
+
+    def record(events: Events) -> None:
+        shift = events.start - start
+        timeline.extend({"t": round(shift + inc.at, 4), "member": inc.member, "incumbent": inc.objective}
+                        for inc in events.incumbents if inc.objective is not None)
+        timeline.extend({"t": round(shift + at, 4), "member": who, "bound": value} for who, value, at in events.bounds)
 
     quick_deadline = min(deadline, start + min(QUICK_SECONDS, QUICK_SHARE * timeout))
     for m in quick:
@@ -48,11 +72,53 @@ def run_portfolio(problem, members: list, timeout: float, seed: int, tolerance: 
             if res.has_solution:
                 return res
 
+    best_start: Optional[Result] = None  # the verified incumbent the members after the starters begin from
+    for m in starters:
+        events = Events()
+        out = m.run(problem, deadline, events, seed)
+        record(events)
+        if out.values is None:
+            notes.append(f"{m.name}: {out.message}")
+            continue
+        res = result_of(out)
+        if res.has_solution and (best_start is None or _better(problem, res.objective, best_start.objective)):
+            best_start = res
+    cutoff = None
+    if best_start is not None and best_start.objective is not None:
+        slack = GAP_TOL * max(1.0, abs(best_start.objective))
+        cutoff = best_start.objective + (slack if _minimising(problem) else -slack)
+    starts = (best_start.values,) if best_start is not None else ()
+
     runs: list = []  # [(member, handle)] started background members
 
     def start_background() -> None:
         for m in background:
-            runs.append((m, m.start(problem, deadline, seed, verbose)))
+            extra = {"cutoff": cutoff} if cutoff is not None else {}
+            runs.append((m, m.start(problem, deadline, seed, verbose, **extra)))
+
+    def finish(outcome: Outcome) -> Result:
+        """The answer, with the start member's incumbent where nothing better came: an exact
+        backend that finds the cutoff model infeasible has certified it."""
+        if best_start is None:
+            return result_of(outcome)
+        if outcome.termination == INFEASIBLE and outcome.member not in {m.name for m in search}:
+            return result_of(Outcome(OPTIMAL, best_start.values, objective=best_start.objective, bound=cutoff,
+                                     member=outcome.member, found_by=best_start.backend, stats=outcome.stats,
+                                     message=f"certified: no solution beats the {best_start.backend} incumbent by "
+                                             f"more than {GAP_TOL:g} x max(1, |objective|) (the model with that "
+                                             "objective cutoff is infeasible)"))
+        res = result_of(outcome) if outcome.values is not None else None
+        if res is not None and res.has_solution and _better(problem, res.objective, best_start.objective):
+            return res   # strictly better than the start (an equal one is the start, found again)
+        if res is not None and res.has_solution and outcome.termination == OPTIMAL:
+            outcome = Outcome(OPTIMAL, best_start.values, objective=best_start.objective, bound=outcome.bound,
+                              member=outcome.member, found_by=best_start.backend, stats=outcome.stats,
+                              message=outcome.message)
+            return result_of(outcome)
+        bound = outcome.bound if outcome.termination != INFEASIBLE else None
+        return result_of(Outcome(FEASIBLE, best_start.values, objective=best_start.objective, bound=bound,
+                                 member=outcome.member or best_start.backend, found_by=best_start.backend,
+                                 stats=outcome.stats, message=outcome.message))
 
     alone_until = time.perf_counter() + (max(SEARCH_ALONE_SECONDS, SEARCH_ALONE_SHARE * timeout) if search else 0.0)
     decided: dict = {}
@@ -72,14 +138,16 @@ def run_portfolio(problem, members: list, timeout: float, seed: int, tolerance: 
     last: Optional[Outcome] = None
     try:
         for m in search:
-            out = m.run(problem, deadline, Events(stop=background_decided, progress=progress), seed)
+            events = Events(stop=background_decided, progress=progress, starts=starts)
+            out = m.run(problem, deadline, events, seed)
+            record(events)
             if out.termination.decided:
-                res = result_of(out)
+                res = finish(out)
                 if res.has_solution or res.termination == INFEASIBLE:
                     return res
             last = out
         if "outcome" in decided:
-            return result_of(decided["outcome"])
+            return finish(decided["outcome"])
         if not runs:
             start_background()
         for m, run in runs:  # the search did not decide: the exact backend's answer, whatever it is
@@ -91,7 +159,7 @@ def run_portfolio(problem, members: list, timeout: float, seed: int, tolerance: 
             run.cancel()
     if last is None:
         last = Outcome(Termination.UNKNOWN, message="no member of the portfolio applies")
-    return result_of(last)
+    return finish(last)
 
 
 def verified_result(problem, outcome: Outcome, seed: int, tolerance: float, wall: float) -> Result:
@@ -113,13 +181,26 @@ def verified_result(problem, outcome: Outcome, seed: int, tolerance: float, wall
         res.message = "the solution failed independent verification: " + "; ".join(str(f) for f in report.failures)
         return res
     objective = report.objective if report.objective is not None else outcome.objective
-    res.solutions = [Solution(outcome.values, objective, outcome.member)]
+    res.solutions = [Solution(outcome.values, objective, outcome.found_by or outcome.member)]
     res.status = SolutionStatus.OPTIMAL if outcome.termination == OPTIMAL else SolutionStatus.FEASIBLE
     if has_objective and objective is not None and res.bound is not None:
         res.gap = 0.0 if outcome.termination == OPTIMAL else abs(objective - res.bound) / max(abs(objective), 1e-9)
     return res
 
 
+def _minimising(problem) -> bool:
+    return problem.checked.objective.sense == "minimize"
+
+
+def _better(problem, a: Optional[float], b: Optional[float]) -> bool:
+    """Whether objective a is strictly better than b (None is worse than anything)."""
+    if a is None:
+        return False
+    if b is None:
+        return True
+    return a < b if _minimising(problem) else a > b
+
+
 def _strategy(member: str) -> str:
     return {"sampling": "falsify", "gradient": "falsify", "input-bab": "input-bab",
-            "input-min": "input-bab", "enumeration": "enumeration"}.get(member, "backend")
+            "input-min": "input-bab", "enumeration": "enumeration", "neural-adjoint": "falsify"}.get(member, "backend")

@@ -10,7 +10,7 @@ from ..core.errors import PgenError
 from ..core.options import DEFAULT_TOLERANCE
 from ..core.results import Result
 from .portfolio import run_portfolio
-from .strategies import ExactBackend, default_members
+from .strategies import ExactBackend, default_members, member_notes
 
 
 def solve(problem, backend: str = "auto", timeout: float = 60.0, seed: int = 0,
@@ -18,5 +18,8 @@ def solve(problem, backend: str = "auto", timeout: float = 60.0, seed: int = 0,
     """`progress`: report long searches on stderr (the branch and bound's proved share)."""
     if not timeout > 0:
         raise PgenError("E018", f"timeout must be positive, not {timeout}", hint="give a timeout in seconds, e.g. 60")
-    members = default_members(problem) if backend == "auto" else [ExactBackend(backend)]
-    return run_portfolio(problem, members, float(timeout), int(seed), tolerance, verbose, progress)
+    if backend == "auto":
+        members, notes = default_members(problem), member_notes(problem)
+    else:
+        members, notes = [ExactBackend(backend)], []
+    return run_portfolio(problem, members, float(timeout), int(seed), tolerance, verbose, progress, notes=notes)

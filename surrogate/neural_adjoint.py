@@ -23,12 +23,34 @@ BETAS = (0.9, 0.999)   # Adam's
 COMPACT_EVERY = 25     # iterations between dropping the finished runs from the batch
 
 
+def relu_layers(path: str) -> list:
+    """[(W, b), ...] of the plain ReLU network in the ONNX file `path`, for `neural_adjoint`;
+    a network with any other layer (binarized steps, a batch-norm binarization of the
+    inputs) is refused with the file and the layer named: the descent needs a gradient."""
+    from ..compiler.nn.forward import plain_relu_layers
+    from ..compiler.nn.network import Dense, Relu
+    from ..compiler.nn.onnx_import import load_network
+    from ..core.errors import PgenError
+
+    net = load_network(path)
+    layers = plain_relu_layers(net)
+    if layers is None:
+        odd = next((layer for layer in net.layers if not isinstance(layer, (Dense, Relu))), None)
+        what = (f"its layer {type(odd).__name__}" + (f" (node `{odd.node}`)" if getattr(odd, "node", "") else "")
+                if odd is not None else "its layers are not Dense (Relu Dense)*")
+        raise PgenError("E021", f"the neural adjoint runs on plain ReLU networks only, and {what} is not one",
+                        hint="use the exact members (`pgenc solve --backend auto`) for binarized networks",
+                        filename=str(path))
+    return layers
+
+
 def neural_adjoint(layers, targets, lo, hi, restarts: int = 50, steps: int = 2000, lr: float = 0.01,
                    patience: int = 10, threshold: float = 1e-6, seed: int = 0, device: str | None = None,
-                   chunk: int = 65536) -> dict:
+                   chunk: int = 65536, time_limit: float | None = None) -> dict:
     """layers: [(W [out, in], b [out])] of a plain ReLU network (compiler.nn.forward.plain_relu_layers);
-    targets [T, m]; the box lo, hi [n]. Returns {"x": [T, n], "l1": [T], "iterations": mean
-    iterations run, "seconds", "device"}."""
+    targets [T, m]; the box lo, hi [n]. `time_limit`: seconds after which the runs stop where
+    they are (checked every COMPACT_EVERY iterations). Returns {"x": [T, n], "l1": [T],
+    "iterations": mean iterations run, "seconds", "device"}."""
     require_torch()
     import torch
 
@@ -85,8 +107,11 @@ def neural_adjoint(layers, targets, lo, hi, restarts: int = 50, steps: int = 200
                 final[idx] = x
                 if not bool(active.any()):
                     break
-                if (it + 1) % COMPACT_EVERY == 0 and not bool(active.all()):
-                    x, m, v, idx = x[active], m[active], v[active], idx[active]
+                if (it + 1) % COMPACT_EVERY == 0:
+                    if time_limit is not None and time.perf_counter() - t0 > time_limit:
+                        break
+                    if not bool(active.all()):
+                        x, m, v, idx = x[active], m[active], v[active], idx[active]
         iterations.append(it + 1)
         with torch.no_grad():
             xc = torch.clamp(final, lo_t, hi_t)

@@ -11,6 +11,7 @@ from .enumeration import Enumeration
 from .exact import ExactBackend
 from .gradient import GradientDescent
 from .input_min import InputMinimise
+from .neural_adjoint import NeuralAdjoint
 from .sampling import Sampling
 
 
@@ -18,10 +19,20 @@ def default_members(problem) -> list:
     """`--backend auto`: every member that applies. The exact backend always takes part; it
     lowers the problem in its own worker when members run in this process before or beside
     it (lowering with LP bound tightening takes seconds they should not wait for)."""
-    quick = [m for m in (Sampling(), GradientDescent()) if m.applies(problem)]
+    quick = [m for m in (Sampling(), GradientDescent(), NeuralAdjoint()) if m.applies(problem)]
     search = [m for m in (Enumeration(), InputBranchAndBound(), InputMinimise()) if m.applies(problem)]
     return quick + search + [ExactBackend("auto", lower_in_worker=bool(quick or search))]
 
 
+def member_notes(problem) -> list:
+    """What members that do not apply have to say about it (e.g. an enumeration too large)."""
+    notes = []
+    for m in (Enumeration(), InputMinimise()):
+        why = None if m.applies(problem) else m.skipped(problem)
+        if why:
+            notes.append(why)
+    return notes
+
+
 __all__ = ["Events", "Outcome", "Strategy", "Enumeration", "ExactBackend", "GradientDescent", "InputBranchAndBound", "InputMinimise",
-           "Sampling", "default_members"]
+           "NeuralAdjoint", "Sampling", "default_members", "member_notes"]

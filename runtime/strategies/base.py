@@ -30,6 +30,7 @@ class Outcome:
     member: str = ""
     message: str = ""
     stats: dict = field(default_factory=dict)
+    found_by: str = ""                 # the member whose candidate this is, when not `member`
 
 
 @dataclass
@@ -43,9 +44,10 @@ class Incumbent:
 class Events:
     """The channel between a running member and the portfolio."""
 
-    def __init__(self, stop: Optional[Callable[[], bool]] = None, progress=None):
+    def __init__(self, stop: Optional[Callable[[], bool]] = None, progress=None, starts: tuple = ()):
         self._stop = stop or (lambda: False)
         self.progress = progress  # whether a long search shows its progress on stderr
+        self.starts = tuple(starts)  # verified solutions (spec names) of earlier members to begin from
         self.start = time.perf_counter()
         self.incumbents: list = []
         self.bounds: list = []    # (member, value, seconds)
@@ -64,9 +66,15 @@ class Strategy:
     name = ""
     in_process = True   # False: `start` launches a worker process
     quick = False       # a short first try that can only find solutions (never proves anything)
+    gives_start = False  # finds an incumbent (never proves anything) that the members after it start from
 
     def applies(self, problem) -> bool:
         raise NotImplementedError
+
+    def skipped(self, problem) -> Optional[str]:
+        """Why this member does not take a problem a user might expect it to (said in the
+        result's notes), or None."""
+        return None
 
     def run(self, problem, deadline: float, events: Events, seed: int = 0) -> Outcome:
         """Search in this process until `deadline` (time.perf_counter()) or a stop request."""

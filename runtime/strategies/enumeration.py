@@ -40,9 +40,7 @@ def design_count(checked) -> int:
         values = _domain(info)
         if not values:
             return 0
-        total *= len(values) ** n
-        if total > MAX_DESIGNS:
-            return total
+        total *= len(values) ** n   # a Python int: exact however large, for the message
     return total
 
 
@@ -52,6 +50,16 @@ class Enumeration(Strategy):
     def applies(self, problem) -> bool:
         checked = problem.checked
         return not checked.grids and 0 < design_count(checked) <= MAX_DESIGNS
+
+    def skipped(self, problem):
+        """Why a finite discrete design space is not enumerated (its size), or None."""
+        checked = problem.checked
+        total = 0 if checked.grids else design_count(checked)
+        if total <= MAX_DESIGNS:
+            return None
+        size = f"{total:,}" if total < 10 ** 12 else f"about {float(total):.2e}"
+        return (f"{self.name} skipped: {size} designs exceed the {MAX_DESIGNS:,} it checks one by one "
+                "(about 30 s); the other members search instead")
 
     def run(self, problem, deadline: float, events, seed: int = 0) -> Outcome:
         checked = problem.checked

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...compiler.backends import check_backend, choose_backend
+from ...compiler.passes.cutoff import objective_cutoff
 from ...core.options import SolveOptions
 from ...core.results import ERROR, FEASIBLE, OPTIMAL, RawResult
 from ..jobs import LowerAndSolveJob
@@ -64,13 +65,17 @@ class ExactBackend(Strategy):
             check_backend(self.name, model)
             self._prepared = True
 
-    def start(self, problem, deadline: float, seed: int = 0, verbose: bool = False) -> "ExactRun":
+    def start(self, problem, deadline: float, seed: int = 0, verbose: bool = False,
+              cutoff: float | None = None) -> "ExactRun":
+        """`cutoff`: ask only for solutions with an objective at least this good (a verified
+        incumbent's, widened by the certification tolerance; compiler/passes/cutoff.py)."""
         options = SolveOptions(timeout=max(1.0, remaining(deadline)), seed=int(seed), verbose=verbose)
+        passes = () if cutoff is None else (objective_cutoff(cutoff),)
         if self.lower_in_worker:
-            return ExactRun(WorkerRun(LowerAndSolveJob(problem.checked, options), options.timeout, self.backend,
-                                      verbose), problem, None, self.backend)
+            return ExactRun(WorkerRun(LowerAndSolveJob(problem.checked, options, passes), options.timeout,
+                                      self.backend, verbose), problem, None, self.backend)
         self.prepare(problem)
-        job = BackendJob(self.name, problem.model, "solve", options, "")
+        job = BackendJob(self.name, problem.model, "solve", options, "", passes=passes)
         return ExactRun(WorkerRun(job, options.timeout, self.name, verbose), problem, problem.model, self.name)
 
 

@@ -4,6 +4,8 @@ Certifies the optimum (bound within input_min.GAP_TOL x max(1, |objective|) of t
 incumbent) or hands back its best point and bound at the deadline."""
 from __future__ import annotations
 
+import numpy as np
+
 from ...core.results import FEASIBLE, OPTIMAL, UNKNOWN
 from ..input_min import GAP_TOL, minimise
 from .base import Outcome, Strategy, remaining
@@ -18,6 +20,13 @@ class InputMinimise(Strategy):
         obj = problem.net_objective
         return obj is not None and obj.n_x <= MAX_INPUTS
 
+    def skipped(self, problem):
+        obj = problem.net_objective
+        if obj is not None and obj.n_x > MAX_INPUTS:
+            return (f"{self.name} skipped: {obj.n_x} inputs; splitting the input box pays off up to "
+                    f"{MAX_INPUTS}, the MILP searches instead")
+        return None
+
     def run(self, problem, deadline: float, events, seed: int = 0) -> Outcome:
         obj = problem.net_objective
 
@@ -27,8 +36,9 @@ class InputMinimise(Strategy):
         def bound(value):
             events.bound(self.name, value)
 
+        given = [obj.x_of(v) for v in events.starts]
         res = minimise(obj.layers, obj.target, obj.lo, obj.hi, remaining(deadline), stop=events.should_stop,
-                       incumbent=incumbent, bound=bound, seed=seed)
+                       incumbent=incumbent, bound=bound, seed=seed, given=np.array(given) if given else None)
         stats = {"boxes": res.boxes, "seconds": round(res.seconds, 3), "gap_tolerance": GAP_TOL}
         if res.status == "optimal":
             return Outcome(OPTIMAL, obj.values(res.x), objective=res.value, bound=res.bound, member=self.name,

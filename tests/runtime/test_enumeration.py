@@ -57,3 +57,17 @@ def test_remembered_outputs_are_onnxruntime_s():
     with remembered(net, X):
         inside = [run_network(net, x) for x in X]
     np.testing.assert_allclose(np.array(inside), np.array(plain), rtol=1e-6, atol=1e-6)
+
+
+def test_a_space_too_large_to_enumerate_is_refused_with_its_size_and_left_to_the_others(tmp_path):
+    from pgen import netgen
+    from pgen.runtime.strategies import default_members, member_notes
+
+    netgen.write(tmp_path / "n.onnx", netgen.relu_mlp([6, 4, 1], seed=0))
+    problem = pgen.compile_string('var k : int[6] in 0..9\nnet f = network "n.onnx"\n'
+                                  "minimize norm1(f(k / 9) - [0.5])\n", base_dir=tmp_path)
+    assert "Enumeration" not in [type(m).__name__ for m in default_members(problem)]
+    [note] = member_notes(problem)
+    assert "1,000,000 designs exceed the 100,000" in note
+    res = problem.solve(backend="auto", timeout=60)
+    assert res.termination == "optimal" and note in res.stats["notes"]

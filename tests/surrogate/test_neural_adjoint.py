@@ -32,3 +32,15 @@ def test_never_beats_the_certified_optimum_and_comes_close():
         assert l1 <= exact.value + 0.05                      # and NA gets near it on this small network
     again = neural_adjoint(layers, targets, lo, hi, restarts=20, steps=500, seed=1)
     np.testing.assert_allclose(again["l1"], na["l1"])
+
+
+def test_a_network_that_is_not_plain_relu_is_refused_by_name():
+    from pgen.core.errors import PgenError
+    from pgen.surrogate.neural_adjoint import relu_layers
+    from tests.conftest import ROOT
+
+    assert len(relu_layers(str(ROOT / "specs" / "nets" / "cmyk_4x100.onnx"))) == 5
+    with pytest.raises(PgenError) as e:
+        relu_layers(str(ROOT / "specs" / "nets" / "d2_bnn.onnx"))
+    text = e.value.render()
+    assert "d2_bnn.onnx" in text and "plain ReLU networks only" in text and "Step (node `Sign`)" in text

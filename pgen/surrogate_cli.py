@@ -20,8 +20,10 @@ class CommandError(Exception):
 
 def add_parsers(sub):
     c = sub.add_parser("dataset", help="make a dataset: porous cells labelled by the PDE (D2/D3), or designs and "
-                                       "their simulated spectra (--kind cmyk|ink8|ink44|contone11)")
-    c.add_argument("--kind", default="porous", help="porous (default) or a design kind: cmyk, ink8, ink44, contone11")
+                                       "their simulated spectra or shapes "
+                                       "(--kind cmyk|ink8|ink44|contone11|softarm|nano4|adm)")
+    c.add_argument("--kind", default="porous",
+                   help="porous (default) or a design kind: cmyk, ink8, ink44, contone11, softarm, nano4, adm")
     c.add_argument("--grains", type=int, default=None, help="porous: grains per cell (2 for D2, 3 for D3)")
     c.add_argument("--count", type=int, required=True, help="number of cells or designs (D2: 10000, D3: 5000)")
     c.add_argument("--seed", type=int, default=0)
@@ -35,6 +37,8 @@ def add_parsers(sub):
     c.add_argument("data", help="dataset folder made by `pgenc dataset`")
     c.add_argument("--arch", choices=["bnn", "relu"], default=None, help="porous data: bnn or relu")
     c.add_argument("--hidden", default=None, help="design data: hidden layer sizes, e.g. 100,100,100,100")
+    c.add_argument("--batchnorm", action="store_true",
+                   help="design data: batch normalisation after each hidden layer, before its ReLU")
     c.add_argument("--out", required=True, help="ONNX file to write; NAME.md, NAME.json and NAME_scatter.png go beside it")
     c.add_argument("--epochs", type=int, default=None, help="default: 100 (bnn), 60 (relu)")
     c.add_argument("--seed", type=int, default=0)
@@ -72,7 +76,7 @@ def cmd_dataset(args) -> int:
         design_data.write(args.out, data)
         m = data["manifest"]
         print(f"wrote {args.out}: {m['count']} {m['kind']} designs x {m['x']['shape'][1]} -> "
-              f"{m['y']['shape'][1]} bands in {m['seconds']} s ({m['simulator']})")
+              f"{m['y']['shape'][1]} outputs in {m['seconds']} s ({m['simulator']})")
         return 0
     if args.grains is None:
         raise CommandError("porous cells need --grains (2 for D2, 3 for D3); or give --kind for a design dataset")
@@ -98,6 +102,8 @@ def cmd_train(args) -> int:
 
     if design_data.is_design_dataset(args.data):
         return _train_design(args)
+    if args.batchnorm:
+        raise CommandError("--batchnorm is for design data (a folder made by `pgenc dataset --kind ...`)")
     if args.arch is None:
         raise CommandError("porous data needs --arch bnn or --arch relu")
     dataset.load(args.data)  # a clear error before importing torch
@@ -127,7 +133,7 @@ def _train_design(args) -> int:
     if epochs < 1:
         raise CommandError(f"--epochs must be at least 1, not {epochs}")
     card = design_train.build(args.data, hidden, args.out, epochs=epochs, seed=args.seed, lr=args.lr,
-                              progress=Progress(epochs, "epochs"))
+                              progress=Progress(epochs, "epochs"), batchnorm=args.batchnorm)
     e = card["error"]
     print(f"wrote {args.out}: {card['layers']}, test MAE per band {e['test_mae_per_band']}, L1 per spectrum "
           f"{e['test_l1_per_spectrum_mean']} (max {e['test_l1_per_spectrum_max']}), {card['train_seconds']} s; "

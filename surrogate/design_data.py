@@ -10,6 +10,16 @@ Kinds (surrogate/spectral.py):
   rest 0) with coverages uniform in [0, 1] (seed 002 Sec. 4.3 selects 2 of 44).
 - `contone11`: integer layer counts of 11 inks summing to 30 (a random number of inks, then
   the layers shared among them uniformly at random) -> reflectance of the stack.
+- `softarm` (surrogate/softarm.py): 40 side-edge stretches in [-0.2, 0.2], smooth random
+  profiles along each side (most within seed 002's smoothness rule) -> the 206 vertex
+  coordinates of the arm at equilibrium.
+- `nano4` (surrogate/mie.py): 4 shell thicknesses (nm) of a SiO2-core, TiO2/SiO2-shell
+  nanosphere -> its scattering cross-section at 200 wavelengths (400-800 nm) over
+  pi (330 nm)^2. Half the designs (all 8^4 = 4096 once count >= 8192) are the experiment's
+  grid {0, 10, ..., 70}^4 without repeats, the rest uniform in [0, 70]^4, so a surrogate
+  fits both the integer and the continuous inversion.
+- `adm` (surrogate/metasurface.py): 4 cylinder heights then 4 radii, normalised to [0, 1]^8
+  and uniform there -> the metasurface's absorption at 300 frequencies (0.8-1.5 THz).
 """
 from __future__ import annotations
 
@@ -22,9 +32,11 @@ from pathlib import Path
 import numpy as np
 
 from . import spectral
+from . import mie, softarm
+from . import metasurface
 
 FORMAT = "pgen-design-dataset-1"
-KINDS = ("cmyk", "ink8", "ink44", "contone11")
+KINDS = ("cmyk", "ink8", "ink44", "contone11", "softarm", "nano4", "adm")
 
 
 class DesignDataError(ValueError):
@@ -32,6 +44,12 @@ class DesignDataError(ValueError):
 
 
 def _designs(kind: str, count: int, rng: np.random.Generator) -> np.ndarray:
+    if kind == "softarm":
+        return softarm.random_designs(count, rng)
+    if kind == "nano4":
+        return _nano4_designs(count, rng)
+    if kind == "adm":
+        return metasurface.random_designs(count, rng)
     k = spectral.INK_SETS[kind].k
     if kind in ("cmyk", "ink8"):
         return rng.random((count, k))
@@ -48,7 +66,21 @@ def _designs(kind: str, count: int, rng: np.random.Generator) -> np.ndarray:
     return x
 
 
+def _nano4_designs(count: int, rng: np.random.Generator) -> np.ndarray:
+    levels = np.stack(np.meshgrid(*[mie.GRID] * mie.SHELLS, indexing="ij"), axis=-1).reshape(-1, mie.SHELLS)
+    n_grid = min(len(levels), (count + 1) // 2)
+    grid = levels if n_grid == len(levels) else levels[rng.choice(len(levels), n_grid, replace=False)]
+    x = np.concatenate([grid, rng.random((count - n_grid, mie.SHELLS)) * mie.MAX_THICKNESS])
+    return x.astype(np.float32).astype(np.float64)   # the stored float32 values are what is simulated
+
+
 def simulate(kind: str, x: np.ndarray) -> np.ndarray:
+    if kind == "softarm":
+        return softarm.solve(x)
+    if kind == "nano4":
+        return mie.spectrum(x)
+    if kind == "adm":
+        return metasurface.spectrum(x)
     inks = spectral.INK_SETS[kind]
     return spectral.contone(x, inks) if kind == "contone11" else spectral.ynsn(x, inks)
 
@@ -62,6 +94,12 @@ def generate(kind: str, count: int, seed: int = 0) -> dict:
     t0 = time.perf_counter()
     x = _designs(kind, count, np.random.default_rng(seed))
     y = simulate(kind, x)
+    if kind == "softarm":   # not a spectrum: its own description of x and y
+        return _softarm_data(x, y, seed, t0)
+    if kind == "nano4":     # no inks: the particle's own description
+        return _nano4_data(x, y, seed, t0)
+    if kind == "adm":       # no inks: the metasurface's own description
+        return _adm_data(x, y, seed, t0)
     inks = spectral.INK_SETS[kind]
     manifest = {
         "format": FORMAT, "kind": kind, "count": int(count), "seed": int(seed),
@@ -72,6 +110,59 @@ def generate(kind: str, count: int, seed: int = 0) -> dict:
         "simulator": ("surrogate/spectral.py contone (Beer-Lambert layers, layer = "
                       f"{spectral.LAYER_FRACTION} film)") if kind == "contone11"
         else f"surrogate/spectral.py ynsn (Yule-Nielsen n = {spectral.YULE_NIELSEN_N}, Demichel weights)",
+        "seconds": round(time.perf_counter() - t0, 2),
+        "versions": {"python": platform.python_version(), "numpy": np.__version__},
+    }
+    return {"arrays": {"x": x.astype(np.float32), "y": y.astype(np.float32)}, "manifest": manifest}
+
+
+def _softarm_data(x: np.ndarray, y: np.ndarray, seed: int, t0: float) -> dict:
+    manifest = {
+        "format": FORMAT, "kind": "softarm", "count": int(len(x)), "seed": int(seed),
+        "x": {"shape": list(x.shape), "meaning": "side-edge stretches (fraction of rest length) in "
+              f"[-{softarm.STRETCH}, {softarm.STRETCH}]; x[0..19] left side, x[20..39] right, bottom to top",
+              "smooth_fraction": round(float(np.mean(softarm.smoothness(x) <= 0.2)), 4)},
+        "y": {"shape": list(y.shape), "meaning": "vertex coordinates [x0, y0, x1, y1, ...]; tip centre at "
+              f"{softarm.TIP}, fixed base vertices {softarm.BASE}, exposed vertices {list(softarm.EXPOSED)}"},
+        "simulator": f"surrogate/softarm.py solve (bar network, K_SHEAR = {softarm.K_SHEAR}, forces below "
+                     f"{softarm.GTOL})",
+        "seconds": round(time.perf_counter() - t0, 2),
+        "versions": {"python": platform.python_version(), "numpy": np.__version__},
+    }
+    return {"arrays": {"x": x.astype(np.float32), "y": y.astype(np.float32)}, "manifest": manifest}
+
+
+def _nano4_data(x: np.ndarray, y: np.ndarray, seed: int, t0: float) -> dict:
+    from importlib.metadata import version
+
+    on_grid = np.all(np.isin(x, mie.GRID), axis=1)
+    manifest = {
+        "format": FORMAT, "kind": "nano4", "count": int(len(x)), "seed": int(seed),
+        "x": {"shape": list(x.shape), "meaning": "shell thicknesses in nm, inside out: TiO2, SiO2, TiO2, SiO2 "
+              f"around a SiO2 core of radius {mie.CORE_RADIUS:g} nm; 0 = shell absent",
+              "grid_designs": int(on_grid.sum()), "continuous_designs": int((~on_grid).sum()),
+              "grid_levels": mie.GRID.tolist()},
+        "y": {"shape": list(y.shape), "meaning": f"scattering cross-section / (pi * ({mie.NORM_RADIUS:g} nm)^2) "
+              f"in a medium of n = {mie.N_MEDIUM:g}", "wavelengths_nm": np.round(mie.WAVELENGTHS, 4).tolist()},
+        "simulator": f"surrogate/mie.py spectrum (multilayer Mie by scattnlay {version('scattnlay')}; "
+                     f"SiO2 Malitson 1965, TiO2 n = {mie.N_TIO2:g})",
+        "seconds": round(time.perf_counter() - t0, 2),
+        "versions": {"python": platform.python_version(), "numpy": np.__version__},
+    }
+    return {"arrays": {"x": x.astype(np.float32), "y": y.astype(np.float32)}, "manifest": manifest}
+
+
+def _adm_data(x: np.ndarray, y: np.ndarray, seed: int, t0: float) -> dict:
+    ms = metasurface
+    manifest = {
+        "format": FORMAT, "kind": "adm", "count": int(len(x)), "seed": int(seed),
+        "x": {"shape": list(x.shape), "meaning": "normalised design in [0, 1]^8: cylinder heights h1..h4 then radii "
+              f"r1..r4; h = {ms.H_MIN:g} + u ({ms.H_MAX:g} - {ms.H_MIN:g}) um, r = {ms.R_MIN:g} + u "
+              f"({ms.R_MAX:g} - {ms.R_MIN:g}) um"},
+        "y": {"shape": list(y.shape), "meaning": "absorption in [0, 1)",
+              "frequencies_thz": np.round(ms.FREQUENCIES, 6).tolist()},
+        "simulator": f"surrogate/metasurface.py spectrum (Lorentzian cylinders: f0 = c / (2 * {ms.N_CYL:g} r), "
+                     f"strength 1 - exp(-h / {ms.H_DECAY:g} um), FWHM {ms.FWHM:g} THz; A = 1 - prod(1 - a_i))",
         "seconds": round(time.perf_counter() - t0, 2),
         "versions": {"python": platform.python_version(), "numpy": np.__version__},
     }

@@ -8,6 +8,10 @@ the ONNX file takes x as it is. Loss: L1 (seed 002 measures errors in L1). Split
 by a seeded permutation; the epoch with the best validation error is kept. The export is
 checked: onnxruntime must reproduce PyTorch on the test designs (AGREE_TOL) or nothing is
 written.
+
+With `batchnorm`, every hidden Linear is followed by batch normalisation before its ReLU
+(seed 002's robustness network); the export writes Gemm -> BatchNormalization (running
+statistics) -> Relu, which the compiler's importer folds exactly into the Gemm's affine map.
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ CONVENTION = "input `x` float32 [1, k] = the design as the spec writes it; outpu
 
 
 def train(arrays: dict, hidden, epochs: int = 200, seed: int = 0, lr: float = 2e-3, batch: int = 256,
-          progress=None) -> dict:
+          progress=None, batchnorm: bool = False) -> dict:
     require_torch()
     import torch
     from torch import nn
@@ -39,8 +43,8 @@ def train(arrays: dict, hidden, epochs: int = 200, seed: int = 0, lr: float = 2e
     sizes = [x.shape[1], *hidden, y.shape[1]]
     layers = []
     for a, b in zip(sizes, sizes[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    model = nn.Sequential(*layers[:-1])
+        layers += [nn.Linear(a, b), *([nn.BatchNorm1d(b)] if batchnorm else []), nn.ReLU()]
+    model = nn.Sequential(*(layers[:-2] if batchnorm else layers[:-1]))   # the output layer is plain Linear
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
     gen = torch.Generator().manual_seed(seed)
@@ -52,6 +56,8 @@ def train(arrays: dict, hidden, epochs: int = 200, seed: int = 0, lr: float = 2e
         order = tr[torch.randperm(len(tr), generator=gen).numpy()]
         for k in range(0, len(order), batch):
             idx = order[k:k + batch]
+            if batchnorm and len(idx) < 2:   # batch statistics need two designs
+                continue
             loss = torch.nn.functional.l1_loss(model(X[idx]), Y[idx])
             opt.zero_grad()
             loss.backward()
@@ -69,18 +75,21 @@ def train(arrays: dict, hidden, epochs: int = 200, seed: int = 0, lr: float = 2e
     linears = [m for m in model if isinstance(m, nn.Linear)]
     weights = [lin.weight.detach().numpy().astype(np.float64) for lin in linears]
     biases = [lin.bias.detach().numpy().astype(np.float64) for lin in linears]
+    norms = [(m.weight.detach().numpy(), m.bias.detach().numpy(), m.running_mean.numpy(), m.running_var.numpy(), m.eps)
+             for m in model if isinstance(m, nn.BatchNorm1d)] if batchnorm else None
     weights[0] = weights[0] / scale[None, :].astype(np.float64)   # x / scale folded into W0
     with torch.no_grad():
         pred_te = model(X[te]).numpy().astype(np.float64)
-    return {"weights": weights, "biases": biases, "split": (tr, va, te), "best_epoch": best[2],
+    return {"weights": weights, "biases": biases, "batchnorm": norms, "split": (tr, va, te), "best_epoch": best[2],
             "val_mae": best[0], "test_pred": pred_te, "seconds": time.perf_counter() - t0,
             "settings": {"hidden": list(hidden), "epochs": epochs, "seed": seed, "lr": lr, "batch": batch,
                          "optimizer": "Adam + cosine schedule", "loss": "L1", "input_scale": scale.tolist(),
+                         "batchnorm": bool(batchnorm),
                          "torch": torch.__version__}}
 
 
 def build(data_folder, hidden, out: str | Path, epochs: int = 200, seed: int = 0, lr: float | None = None,
-          progress=None) -> dict:
+          progress=None, batchnorm: bool = False) -> dict:
     from ..compiler.nn.session import model_session
     from . import export
 
@@ -88,10 +97,11 @@ def build(data_folder, hidden, out: str | Path, epochs: int = 200, seed: int = 0
     out = Path(out)
     if out.suffix != ".onnx":
         raise ValueError(f"the output `{out}` must end in .onnx (the card goes beside it)")
-    result = train(arrays, hidden, epochs=epochs, seed=seed, lr=lr if lr is not None else 2e-3, progress=progress)
+    result = train(arrays, hidden, epochs=epochs, seed=seed, lr=lr if lr is not None else 2e-3, progress=progress,
+                   batchnorm=batchnorm)
     onnx_bytes = export.relu_onnx(result["weights"], result["biases"], arrays["x"].shape[1],
                                   doc=f"pgen design surrogate ({manifest.get('kind')}); {CONVENTION}",
-                                  names=("x", "y"), convention=CONVENTION)
+                                  names=("x", "y"), convention=CONVENTION, batchnorm=result["batchnorm"])
     _, _, te = result["split"]
     sess = model_session(onnx_bytes)
     x_te, y_te = arrays["x"][te].astype(np.float32), arrays["y"][te].astype(np.float64)
@@ -104,7 +114,8 @@ def build(data_folder, hidden, out: str | Path, epochs: int = 200, seed: int = 0
     sizes = [arrays["x"].shape[1], *hidden, arrays["y"].shape[1]]
     card = {
         "name": out.stem, "file": out.name, "sha256": hashlib.sha256(onnx_bytes).hexdigest(),
-        "architecture": "relu", "layers": " -> ".join(str(s) for s in sizes), "convention": CONVENTION,
+        "architecture": "relu", "batchnorm": bool(batchnorm), "layers": " -> ".join(str(s) for s in sizes),
+        "convention": CONVENTION,
         "data": {"folder": str(data_folder), "kind": manifest.get("kind"), "count": int(len(arrays["x"])),
                  "dataset_seed": manifest.get("seed"), "dataset_sha256": manifest.get("sha256"),
                  "simulator": manifest.get("simulator"),
@@ -120,7 +131,7 @@ def build(data_folder, hidden, out: str | Path, epochs: int = 200, seed: int = 0
                   "test_l1_per_spectrum_max": round(float(l1.max()), 4) if len(te) else None},
         "onnxruntime_vs_torch_max_abs_diff": diff,
         "command": f"pgenc train {data_folder} --hidden {','.join(str(h) for h in hidden)} --epochs {epochs} "
-                   f"--seed {seed} --out {out}",
+                   f"--seed {seed}{' --batchnorm' if batchnorm else ''} --out {out}",
     }
     make_folder(out)
     write_network(out, onnx_bytes, card, markdown(card))
@@ -131,7 +142,8 @@ def markdown(card: dict) -> str:
     e, d = card["error"], card["data"]
     return "\n".join([
         f"# {card['name']}: design surrogate ({d['kind']})", "",
-        f"- Layers: {card['layers']} (ReLU between, linear output); file `{card['file']}`, sha256 `{card['sha256'][:16]}...`",
+        f"- Layers: {card['layers']} ({'Linear -> batch norm -> ReLU' if card.get('batchnorm') else 'ReLU between'}, "
+        f"linear output); file `{card['file']}`, sha256 `{card['sha256'][:16]}...`",
         f"- Convention: {card['convention']}",
         f"- Data: {d['count']} designs of `{d['kind']}` by {d['simulator']} (dataset seed {d['dataset_seed']}); "
         f"regenerate: `{d['regenerate']}`",

@@ -8,7 +8,8 @@ computes them inside the graph (2x - 1).
 
 - binarized: h = 2x - 1; three blocks MatMul(W in {-1, +1}) -> BatchNormalization ->
   Sign; output MatMul(W in {-1, +1}) -> Mul(scale) -> Add(bias).
-- ReLU: Gemm(transB=1) -> Relu blocks; output Gemm.
+- ReLU: Gemm(transB=1) -> Relu blocks; output Gemm. With batch norm: Gemm ->
+  BatchNormalization -> Relu blocks (the importer folds each into its Gemm's affine map).
 """
 from __future__ import annotations
 
@@ -60,8 +61,11 @@ def bnn_onnx(blocks, w_out, scale: float, bias: float, n_in: int, doc: str = "")
     return _model(nodes, inits, n_in, doc)
 
 
-def relu_onnx(weights, biases, n_in: int, doc: str = "", names=("cell", "d"), convention: str = CONVENTION) -> bytes:
-    """weights: [W [out, in]], biases: [b [out]]; ReLU after every layer but the last."""
+def relu_onnx(weights, biases, n_in: int, doc: str = "", names=("cell", "d"), convention: str = CONVENTION,
+              batchnorm=None) -> bytes:
+    """weights: [W [out, in]], biases: [b [out]]; ReLU after every layer but the last.
+    batchnorm: None, or one (gamma, beta, mean, var, eps) per hidden layer, applied between
+    its Gemm and its Relu (inference form: running statistics)."""
     from onnx import helper, numpy_helper
 
     nodes, inits, cur = [], [], names[0]
@@ -73,6 +77,14 @@ def relu_onnx(weights, biases, n_in: int, doc: str = "", names=("cell", "d"), co
         # named nodes, alpha and beta written out, as torch writes them (OMLT's importer requires them)
         nodes.append(helper.make_node("Gemm", [cur, f"W{k}", f"b{k}"], [out], name=f"gemm{k}", alpha=1.0, beta=1.0,
                                       transB=1))
+        if not last and batchnorm is not None:
+            gamma, beta, mean, var, eps = batchnorm[k]
+            bn = [f"bn{k}_scale", f"bn{k}_bias", f"bn{k}_mean", f"bn{k}_var"]
+            inits += [numpy_helper.from_array(np.asarray(v, np.float32), n)
+                      for v, n in zip((gamma, beta, mean, var), bn)]
+            nodes.append(helper.make_node("BatchNormalization", [out, *bn], [f"n{k}"], name=f"bn{k}",
+                                          epsilon=float(eps)))
+            out = f"n{k}"
         if not last:
             nodes.append(helper.make_node("Relu", [out], [f"r{k}"], name=f"relu{k}"))
             cur = f"r{k}"

@@ -12,7 +12,7 @@ import pytest
 from pgen.cli import main
 from tests.conftest import ROOT
 
-SPEC = ROOT / "specs" / "inverse" / "robustness.pgen"
+SPEC = ROOT / "specs" / "inverse" / "robustness_tiny.pgen"   # the 8-neuron stand-in: these tests stay fast
 INT_SPEC = ROOT / "specs" / "inverse" / "nano_integer.pgen"
 
 

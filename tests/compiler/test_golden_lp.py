@@ -14,8 +14,8 @@ from tests.conftest import ROOT
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "lp"
 CASES = [
-    ("robustness", "highs", "lp"),
-    ("softrobot_obstacle", "highs", "mps"),
+    ("robustness_tiny", "highs", "lp"),
+    ("softrobot_tiny", "highs", "mps"),
     ("nano_integer", "highs", "lp"),
     ("gray_ramp", "z3", "smt2"),
 ]
@@ -45,6 +45,6 @@ def test_golden_cpsat_binarized(tmp_path):
 def test_cbc_refuses_to_write_rounded_files():
     from pgen.core.errors import PgenError
 
-    problem = pgen.load(ROOT / "specs" / "inverse" / "robustness.pgen")
+    problem = pgen.load(ROOT / "specs" / "inverse" / "robustness_tiny.pgen")
     with pytest.raises(PgenError, match="does not write model files exactly"):
         problem.compile("cbc", "lp")

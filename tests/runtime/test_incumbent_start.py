@@ -17,8 +17,8 @@ from pgen.runtime.strategies import ExactBackend, default_members
 from pgen.runtime.strategies import neural_adjoint as na_member
 from pgen.runtime.strategies.base import Outcome, Strategy
 
-SPEC = """param t = [0.4, -0.3, 0.2]
-var x : real[2] in [-1, 1]
+SPEC = """param t = [0.4, -0.3, 0.2, 0.1, 0.0]
+var x : real[5] in [-1, 1]
 net f = network "n.onnx"
 minimize norm1(f(x) - t)
 """
@@ -26,7 +26,7 @@ minimize norm1(f(x) - t)
 
 @pytest.fixture
 def problem(tmp_path):
-    netgen.write(tmp_path / "n.onnx", netgen.relu_mlp([2, 8, 8, 3], seed=5))
+    netgen.write(tmp_path / "n.onnx", netgen.relu_mlp([5, 8, 8, 5], seed=5))
     path = tmp_path / "p.pgen"
     path.write_text(SPEC)
     return pgen.load(path)
@@ -100,7 +100,7 @@ def test_an_infeasible_cutoff_model_certifies_the_start(problem, optimum):
 
 def test_an_undecided_exact_member_leaves_the_start_with_its_bound(problem):
     exact = Answers(Outcome(UNKNOWN, bound=0.01, member="fake-exact"))
-    res = run_portfolio(problem, [GivenStart([0.5, 0.5]), exact], 60, 0, 1e-6)
+    res = run_portfolio(problem, [GivenStart([0.5] * 5), exact], 60, 0, 1e-6)
     assert res.termination == FEASIBLE and res.solutions[0].found_by == "given"
     assert res.bound == 0.01 and res.gap > 0
 
@@ -115,18 +115,22 @@ def test_an_optimal_start_with_the_real_backend(problem, optimum):
 
 
 def test_a_poor_start_loses_to_the_better_solution_the_cutoff_leaves(problem, optimum):
-    res = run_portfolio(problem, [GivenStart([1.0, 1.0]), ExactBackend("highs")], 60, 0, 1e-6)
+    res = run_portfolio(problem, [GivenStart([1.0] * 5), ExactBackend("highs")], 60, 0, 1e-6)
     assert res.termination == OPTIMAL and res.verified
     assert res.objective == pytest.approx(optimum.objective, abs=1e-6)
-    if not np.allclose(optimum.values["x"], [1.0, 1.0]):
+    if not np.allclose(optimum.values["x"], 1.0):
         assert res.solutions[0].found_by == "highs"
     kinds = [(e["member"], "incumbent" in e) for e in res.stats["timeline"]]
     assert ("given", True) in kinds   # the start is on the timeline --plot draws
 
 
-def test_the_neural_adjoint_member_starts_auto_and_the_answer_is_the_optimum(problem, optimum):
+def test_the_neural_adjoint_member_starts_auto_and_the_answer_is_the_optimum(problem, optimum, tmp_path):
     pytest.importorskip("torch")
     assert "NeuralAdjoint" in [type(m).__name__ for m in default_members(problem)]
+    netgen.write(tmp_path / "four.onnx", netgen.relu_mlp([4, 8, 2], seed=1))
+    small = pgen.compile_string('var x : real[4] in [0, 1]\nnet f = network "four.onnx"\n'
+                                "minimize norm1(f(x) - [0.1, 0.2])\n", base_dir=tmp_path)
+    assert "NeuralAdjoint" not in [type(m).__name__ for m in default_members(small)]  # input-min's own descent suffices
     res = problem.solve(backend="auto", timeout=60)
     assert res.termination == OPTIMAL and res.verified
     assert res.objective == pytest.approx(optimum.objective, abs=1e-4 * max(1.0, optimum.objective))

@@ -150,7 +150,8 @@ def main(argv=None) -> int:
     lines = ["# Seed 002 experiments on pgen's surrogates", "",
              f"Written by `bench/seed002.py`. Command: `python bench/seed002.py {' '.join(sys.argv[1:])}`".rstrip(),
              f"Date: {started}, {(time.perf_counter() - t0) / 60:.1f} min. Code: commit {commit}. "
-             f"Machine: {_machine()}; one target at a time.", "",
+             f"Machine: {_machine()}; one target at a time. The other Table 1 experiments (nano-photonics, "
+             "contone, soft robot, robustness, bound precomputation): `seed002_table1.md`.", "",
              "## 4-ink spectral separation of the gray ramp (Sec. 4.1)", "",
              f"Network `specs/nets/cmyk_4x100.onnx` (4 x 100 ReLU, card `specs/nets/cmyk_4x100.md`); "
              f"{len(auto)} of the 901 flat gray targets (reflectance {ramp[0]:.2f}..{ramp[-1]:.2f}, evenly spaced); "

@@ -43,13 +43,15 @@ class Problem:
                 raise e.located(self.path, self.text)
         return self._lowered
 
-    def precompute_bounds(self, seconds: float = 600.0, neuron_time: float = 2.0, jobs: int = 2) -> list:
+    def precompute_bounds(self, seconds: float = 600.0, neuron_time: float = 2.0, jobs: int = 2,
+                          on_layer=None) -> list:
         """Seed 002's Algorithm 1 on every ReLU layer of the spec's networks: interval, linear
         relaxation, LP, then a MILP per still-unstable neuron stopped after `neuron_time`
         seconds (its dual bound), `jobs` at a time, within `seconds` in all. Each layer whose
         MILPs all ran is cached on disk (compiler/bound_cache.py), so later solves of the same
         network over the same domain start from these bounds. Returns one record per layer
-        (neurons, unstable after each step, source, seconds); this problem keeps the model."""
+        (neurons, unstable after each step, source, seconds), also passed to `on_layer` as each
+        layer finishes; this problem keeps the model."""
         from .compiler.lower import lower
         from .compiler.nn.encode import BoundBudget
 
@@ -57,7 +59,8 @@ class Problem:
             raise PgenError("E018", "bound precomputation applies to ReLU networks over a design vector; "
                             "a porous spec's binarized networks need none", filename=self.path)
         try:
-            self._lowered = lower(self.checked, budget=BoundBudget("milp", seconds, neuron_time, jobs))
+            self._lowered = lower(self.checked, budget=BoundBudget("milp", seconds, neuron_time, jobs,
+                                                                   on_layer=on_layer))
         except PgenError as e:
             raise e.located(self.path, self.text)
         return self._lowered.bound_layers

@@ -224,7 +224,15 @@ def cmd_bounds(args) -> int:
         print(f"note: network `{path}` changed on disk since its bounds were cached "
               f"(sha256 {old[:12]} -> {new[:12]}); computing them again", file=sys.stderr)
     t0 = time.perf_counter()
-    layers = problem.precompute_bounds(args.time, args.neuron_time, args.jobs)
+
+    def progress(r):   # one line per layer as it finishes: a long run shows where it is
+        if not args.json:
+            src = r["source"] + (", cached" if r.get("cached") else "")
+            steps = ", ".join(f"{k} {v}" for k, v in r["unstable"].items())
+            print(f"{r['layer']}: {r['neurons']} neurons; unstable after {steps}; {r['seconds']:.2f} s; {src}",
+                  file=sys.stderr, flush=True)
+
+    layers = problem.precompute_bounds(args.time, args.neuron_time, args.jobs, on_layer=progress)
     seconds = time.perf_counter() - t0
     if args.json:
         print(json.dumps({"layers": layers, "seconds": round(seconds, 3)}, indent=2))

@@ -94,79 +94,52 @@ def generate(kind: str, count: int, seed: int = 0) -> dict:
     t0 = time.perf_counter()
     x = _designs(kind, count, np.random.default_rng(seed))
     y = simulate(kind, x)
-    if kind == "softarm":   # not a spectrum: its own description of x and y
-        return _softarm_data(x, y, seed, t0)
-    if kind == "nano4":     # no inks: the particle's own description
-        return _nano4_data(x, y, seed, t0)
-    if kind == "adm":       # no inks: the metasurface's own description
-        return _adm_data(x, y, seed, t0)
-    inks = spectral.INK_SETS[kind]
+    x_info, y_info, simulator = _described(kind, x)
     manifest = {
         "format": FORMAT, "kind": kind, "count": int(count), "seed": int(seed),
-        "x": {"shape": list(x.shape), "meaning": "layer counts (integers summing to 30)" if kind == "contone11"
-              else "halftone area coverages in [0, 1]", "names": [ink.name for ink in inks.inks]},
-        "y": {"shape": list(y.shape), "meaning": "reflectance in [0, 1]",
-              "wavelengths_nm": spectral.WAVELENGTHS.astype(int).tolist()},
-        "simulator": ("surrogate/spectral.py contone (Beer-Lambert layers, layer = "
-                      f"{spectral.LAYER_FRACTION} film)") if kind == "contone11"
-        else f"surrogate/spectral.py ynsn (Yule-Nielsen n = {spectral.YULE_NIELSEN_N}, Demichel weights)",
-        "seconds": round(time.perf_counter() - t0, 2),
+        "x": {"shape": list(x.shape), **x_info}, "y": {"shape": list(y.shape), **y_info},
+        "simulator": simulator, "seconds": round(time.perf_counter() - t0, 2),
         "versions": {"python": platform.python_version(), "numpy": np.__version__},
     }
     return {"arrays": {"x": x.astype(np.float32), "y": y.astype(np.float32)}, "manifest": manifest}
 
 
-def _softarm_data(x: np.ndarray, y: np.ndarray, seed: int, t0: float) -> dict:
-    manifest = {
-        "format": FORMAT, "kind": "softarm", "count": int(len(x)), "seed": int(seed),
-        "x": {"shape": list(x.shape), "meaning": "side-edge stretches (fraction of rest length) in "
-              f"[-{softarm.STRETCH}, {softarm.STRETCH}]; x[0..19] left side, x[20..39] right, bottom to top",
-              "smooth_fraction": round(float(np.mean(softarm.smoothness(x) <= 0.2)), 4)},
-        "y": {"shape": list(y.shape), "meaning": "vertex coordinates [x0, y0, x1, y1, ...]; tip centre at "
-              f"{softarm.TIP}, fixed base vertices {softarm.BASE}, exposed vertices {list(softarm.EXPOSED)}"},
-        "simulator": f"surrogate/softarm.py solve (bar network, K_SHEAR = {softarm.K_SHEAR}, forces below "
-                     f"{softarm.GTOL})",
-        "seconds": round(time.perf_counter() - t0, 2),
-        "versions": {"python": platform.python_version(), "numpy": np.__version__},
-    }
-    return {"arrays": {"x": x.astype(np.float32), "y": y.astype(np.float32)}, "manifest": manifest}
+def _described(kind: str, x: np.ndarray) -> tuple[dict, dict, str]:
+    """(what x means, what y means, which simulator made y) for a kind's manifest."""
+    if kind == "softarm":   # not a spectrum: its own description of x and y
+        return ({"meaning": "side-edge stretches (fraction of rest length) in "
+                 f"[-{softarm.STRETCH}, {softarm.STRETCH}]; x[0..19] left side, x[20..39] right, bottom to top",
+                 "smooth_fraction": round(float(np.mean(softarm.smoothness(x) <= 0.2)), 4)},
+                {"meaning": "vertex coordinates [x0, y0, x1, y1, ...]; tip centre at "
+                 f"{softarm.TIP}, fixed base vertices {softarm.BASE}, exposed vertices {list(softarm.EXPOSED)}"},
+                f"surrogate/softarm.py solve (bar network, K_SHEAR = {softarm.K_SHEAR}, forces below {softarm.GTOL})")
+    if kind == "nano4":     # no inks: the particle's own description
+        from importlib.metadata import version
 
-
-def _nano4_data(x: np.ndarray, y: np.ndarray, seed: int, t0: float) -> dict:
-    from importlib.metadata import version
-
-    on_grid = np.all(np.isin(x, mie.GRID), axis=1)
-    manifest = {
-        "format": FORMAT, "kind": "nano4", "count": int(len(x)), "seed": int(seed),
-        "x": {"shape": list(x.shape), "meaning": "shell thicknesses in nm, inside out: TiO2, SiO2, TiO2, SiO2 "
-              f"around a SiO2 core of radius {mie.CORE_RADIUS:g} nm; 0 = shell absent",
-              "grid_designs": int(on_grid.sum()), "continuous_designs": int((~on_grid).sum()),
-              "grid_levels": mie.GRID.tolist()},
-        "y": {"shape": list(y.shape), "meaning": f"scattering cross-section / (pi * ({mie.NORM_RADIUS:g} nm)^2) "
-              f"in a medium of n = {mie.N_MEDIUM:g}", "wavelengths_nm": np.round(mie.WAVELENGTHS, 4).tolist()},
-        "simulator": f"surrogate/mie.py spectrum (multilayer Mie by scattnlay {version('scattnlay')}; "
-                     f"SiO2 Malitson 1965, TiO2 n = {mie.N_TIO2:g})",
-        "seconds": round(time.perf_counter() - t0, 2),
-        "versions": {"python": platform.python_version(), "numpy": np.__version__},
-    }
-    return {"arrays": {"x": x.astype(np.float32), "y": y.astype(np.float32)}, "manifest": manifest}
-
-
-def _adm_data(x: np.ndarray, y: np.ndarray, seed: int, t0: float) -> dict:
-    ms = metasurface
-    manifest = {
-        "format": FORMAT, "kind": "adm", "count": int(len(x)), "seed": int(seed),
-        "x": {"shape": list(x.shape), "meaning": "normalised design in [0, 1]^8: cylinder heights h1..h4 then radii "
-              f"r1..r4; h = {ms.H_MIN:g} + u ({ms.H_MAX:g} - {ms.H_MIN:g}) um, r = {ms.R_MIN:g} + u "
-              f"({ms.R_MAX:g} - {ms.R_MIN:g}) um"},
-        "y": {"shape": list(y.shape), "meaning": "absorption in [0, 1)",
-              "frequencies_thz": np.round(ms.FREQUENCIES, 6).tolist()},
-        "simulator": f"surrogate/metasurface.py spectrum (Lorentzian cylinders: f0 = c / (2 * {ms.N_CYL:g} r), "
-                     f"strength 1 - exp(-h / {ms.H_DECAY:g} um), FWHM {ms.FWHM:g} THz; A = 1 - prod(1 - a_i))",
-        "seconds": round(time.perf_counter() - t0, 2),
-        "versions": {"python": platform.python_version(), "numpy": np.__version__},
-    }
-    return {"arrays": {"x": x.astype(np.float32), "y": y.astype(np.float32)}, "manifest": manifest}
+        on_grid = np.all(np.isin(x, mie.GRID), axis=1)
+        return ({"meaning": "shell thicknesses in nm, inside out: TiO2, SiO2, TiO2, SiO2 "
+                 f"around a SiO2 core of radius {mie.CORE_RADIUS:g} nm; 0 = shell absent",
+                 "grid_designs": int(on_grid.sum()), "continuous_designs": int((~on_grid).sum()),
+                 "grid_levels": mie.GRID.tolist()},
+                {"meaning": f"scattering cross-section / (pi * ({mie.NORM_RADIUS:g} nm)^2) "
+                 f"in a medium of n = {mie.N_MEDIUM:g}", "wavelengths_nm": np.round(mie.WAVELENGTHS, 4).tolist()},
+                f"surrogate/mie.py spectrum (multilayer Mie by scattnlay {version('scattnlay')}; "
+                f"SiO2 Malitson 1965, TiO2 n = {mie.N_TIO2:g})")
+    if kind == "adm":       # no inks: the metasurface's own description
+        ms = metasurface
+        return ({"meaning": "normalised design in [0, 1]^8: cylinder heights h1..h4 then radii "
+                 f"r1..r4; h = {ms.H_MIN:g} + u ({ms.H_MAX:g} - {ms.H_MIN:g}) um, r = {ms.R_MIN:g} + u "
+                 f"({ms.R_MAX:g} - {ms.R_MIN:g}) um"},
+                {"meaning": "absorption in [0, 1)", "frequencies_thz": np.round(ms.FREQUENCIES, 6).tolist()},
+                f"surrogate/metasurface.py spectrum (Lorentzian cylinders: f0 = c / (2 * {ms.N_CYL:g} r), "
+                f"strength 1 - exp(-h / {ms.H_DECAY:g} um), FWHM {ms.FWHM:g} THz; A = 1 - prod(1 - a_i))")
+    inks = spectral.INK_SETS[kind]
+    return ({"meaning": "layer counts (integers summing to 30)" if kind == "contone11"
+             else "halftone area coverages in [0, 1]", "names": [ink.name for ink in inks.inks]},
+            {"meaning": "reflectance in [0, 1]", "wavelengths_nm": spectral.WAVELENGTHS.astype(int).tolist()},
+            ("surrogate/spectral.py contone (Beer-Lambert layers, layer = "
+             f"{spectral.LAYER_FRACTION} film)") if kind == "contone11"
+            else f"surrogate/spectral.py ynsn (Yule-Nielsen n = {spectral.YULE_NIELSEN_N}, Demichel weights)")
 
 
 def write(folder: str | Path, data: dict) -> Path:

@@ -123,8 +123,9 @@ def test_bounds_computes_once_then_reads_the_cache(capsys, tmp_path, monkeypatch
     spec = tmp_path / "s.pgen"
     spec.write_text('var n : int[3] in 0..4\nnet f = network "net.onnx"\nrequire sum(n) <= 5\n'
                     "minimize norm1(f(n / 4) - [0.1, 0.2])\n")
-    code, out, _ = run(capsys, "bounds", spec, "--time", 60, "--neuron-time", 0.5)
+    code, out, err = run(capsys, "bounds", spec, "--time", 60, "--neuron-time", 0.5)
     assert code == 0 and "every layer is cached" in out and "computed, cached" in out
+    assert err.count("neurons; unstable after interval") == 2   # progress, a line per layer as it finishes
     code, out, err = run(capsys, "bounds", spec, "--json")
     layers = json.loads(out)["layers"]
     assert code == 0 and [r["source"] for r in layers] == ["cache (milp)"] * 2

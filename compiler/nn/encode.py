@@ -37,7 +37,8 @@ class BoundBudget:
     `layers` collects one record per ReLU layer for `pgenc bounds` and the model's notes."""
 
     def __init__(self, mode: str = "lp", seconds: float = 20.0, neuron_time: float = 2.0, jobs: int = 2,
-                 cache: bool = True):
+                 cache: bool = True, on_layer=None):
+        self.on_layer = on_layer   # called with each layer's record as soon as it is done (progress)
         self.mode = mode
         self.seconds = seconds
         self.neuron_time = neuron_time
@@ -214,6 +215,8 @@ def _relu(h: Aff, model: ir.Model, label: str, origin: str, budget: BoundBudget,
                 model.notes.append(f"{label}: bounds not cached: {e.message}")
     record["seconds"] = round(time.perf_counter() - t0, 3)
     budget.layers.append(record)
+    if budget.on_layer is not None:
+        budget.on_layer(record)
     out = []
     n_unstable = 0
     for k, pre in enumerate(lins):

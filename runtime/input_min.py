@@ -263,6 +263,8 @@ def minimise(layers, target, x_lo, x_hi, timeout: float, gap_tol: float = GAP_TO
     counter = itertools.count()
     heap = [(float(lb0[0]), next(counter), lo0, hi0, clo[0], chi[0], sc[0])]
     proved = float(lb0[0])
+    if bound:   # the root box's bound, so a timeline starts with it
+        bound(proved)
     boxes = 1
     sizes = [W.shape[0] for W, _ in layers[:-1]]
 

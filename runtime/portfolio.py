@@ -47,10 +47,11 @@ def run_portfolio(problem, members: list, timeout: float, seed: int, tolerance: 
 
     def result_of(outcome: Outcome) -> Result:
         res = verified_result(problem, outcome, seed, tolerance, time.perf_counter() - start)
-        if res.has_solution and res.objective is not None:
+        # the answer joins the timeline only where it improves on what the members reported
+        if res.has_solution and res.objective is not None and _improves(problem, timeline, "incumbent", res.objective):
             timeline.append({"t": round(res.wall, 4), "member": outcome.found_by or outcome.member,
                              "incumbent": res.objective})
-        if res.bound is not None:
+        if res.bound is not None and _improves(problem, timeline, "bound", res.bound):
             timeline.append({"t": round(res.wall, 4), "member": outcome.member, "bound": res.bound})
         if timeline:
             res.stats = {**res.stats, "timeline": sorted(timeline, key=lambda e: e["t"])}
@@ -186,6 +187,16 @@ def verified_result(problem, outcome: Outcome, seed: int, tolerance: float, wall
     if has_objective and objective is not None and res.bound is not None:
         res.gap = 0.0 if outcome.termination == OPTIMAL else abs(objective - res.bound) / max(abs(objective), 1e-9)
     return res
+
+
+def _improves(problem, timeline: list, key: str, value: float) -> bool:
+    """Whether `value` is better than every `key` entry already on the timeline (a lower
+    incumbent or a higher bound when minimising; the other way round when maximising)."""
+    seen = [e[key] for e in timeline if e.get(key) is not None]
+    if not seen:
+        return True
+    lower_is_better = _minimising(problem) == (key == "incumbent")
+    return value < min(seen) if lower_is_better else value > max(seen)
 
 
 def _minimising(problem) -> bool:

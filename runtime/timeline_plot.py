@@ -71,6 +71,10 @@ def draw(timeline: list, path: str | Path, minimise: bool = True, title: str = "
 
     steps(inc, (20, 20, 20), 3)
     steps(bnd, (120, 120, 120), 2)
+    for e in timeline:   # bound points as small squares: a single one has no line
+        if "bound" in e and e["bound"] is not None:
+            x, y = px(e["t"], e["bound"])
+            d.rectangle([x - 3, y - 3, x + 3, y + 3], fill=(120, 120, 120))
     members = sorted({e["member"] for e in timeline if "incumbent" in e})
     for e in timeline:
         if "incumbent" in e and e["incumbent"] is not None:

@@ -102,24 +102,22 @@ def run_portfolio(problem, members: list, timeout: float, seed: int, tolerance: 
         backend that finds the cutoff model infeasible has certified it."""
         if best_start is None:
             return result_of(outcome)
+
+        def the_start(termination, bound, message):   # the start's design, answered by `outcome`'s member
+            return result_of(Outcome(termination, best_start.values, objective=best_start.objective, bound=bound,
+                                     member=outcome.member or best_start.backend, found_by=best_start.backend,
+                                     stats=outcome.stats, message=message))
+
         if outcome.termination == INFEASIBLE and outcome.member not in {m.name for m in search}:
-            return result_of(Outcome(OPTIMAL, best_start.values, objective=best_start.objective, bound=cutoff,
-                                     member=outcome.member, found_by=best_start.backend, stats=outcome.stats,
-                                     message=f"certified: no solution beats the {best_start.backend} incumbent by "
-                                             f"more than {GAP_TOL:g} x max(1, |objective|) (the model with that "
-                                             "objective cutoff is infeasible)"))
+            return the_start(OPTIMAL, cutoff,
+                             f"certified: no solution beats the {best_start.backend} incumbent by more than "
+                             f"{GAP_TOL:g} x max(1, |objective|) (the model with that objective cutoff is infeasible)")
         res = result_of(outcome) if outcome.values is not None else None
         if res is not None and res.has_solution and _better(problem, res.objective, best_start.objective):
             return res   # strictly better than the start (an equal one is the start, found again)
         if res is not None and res.has_solution and outcome.termination == OPTIMAL:
-            outcome = Outcome(OPTIMAL, best_start.values, objective=best_start.objective, bound=outcome.bound,
-                              member=outcome.member, found_by=best_start.backend, stats=outcome.stats,
-                              message=outcome.message)
-            return result_of(outcome)
-        bound = outcome.bound if outcome.termination != INFEASIBLE else None
-        return result_of(Outcome(FEASIBLE, best_start.values, objective=best_start.objective, bound=bound,
-                                 member=outcome.member or best_start.backend, found_by=best_start.backend,
-                                 stats=outcome.stats, message=outcome.message))
+            return the_start(OPTIMAL, outcome.bound, outcome.message)
+        return the_start(FEASIBLE, outcome.bound if outcome.termination != INFEASIBLE else None, outcome.message)
 
     alone_until = time.perf_counter() + (max(SEARCH_ALONE_SECONDS, SEARCH_ALONE_SHARE * timeout) if search else 0.0)
     decided: dict = {}

@@ -31,9 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import spectral
-from . import mie, softarm
-from . import metasurface
+from . import metasurface, mie, softarm, spectral
 
 FORMAT = "pgen-design-dataset-1"
 KINDS = ("cmyk", "ink8", "ink44", "contone11", "softarm", "nano4", "adm")

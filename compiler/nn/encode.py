@@ -179,7 +179,9 @@ def _relu(h: Aff, model: ir.Model, label: str, origin: str, budget: BoundBudget,
               "source": "computed", "seconds": 0.0}
     t0 = time.perf_counter()
     key, cached = None, None
-    if budget.mode != "interval" and budget.cache:
+    # hashing the model costs time on every lowering: only when there is a cache to read or
+    # MILP bounds to write
+    if budget.mode != "interval" and budget.cache and (budget.mode == "milp" or bound_cache.cache_dir().is_dir()):
         key = bound_cache.layer_key(model, lins)
         hit = bound_cache.load(key)
         if hit is not None and hit[0].shape == (len(lins),):

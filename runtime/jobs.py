@@ -48,3 +48,23 @@ class NeuralAdjointJob:
 
         return neural_adjoint(self.layers, self.targets, self.lo, self.hi, restarts=self.restarts,
                               steps=self.steps, seed=self.seed, time_limit=self.time_limit)
+
+
+class PenaltyAdjointJob:
+    """The constrained neural adjoint (runtime/penalty_adjoint.py) in a worker, for the same
+    reason as NeuralAdjointJob. One torch thread: the worker runs beside the parent's search
+    and the exact backend on a small machine, where two threads each slowed it threefold
+    (soft robot, 2 cores: 68 ms a step with torch's default threads, 18 ms with one).
+    `run()` gives penalty_adjoint's dict."""
+
+    def __init__(self, checked, restarts: int, steps: int, seed: int, time_limit: float):
+        self.checked, self.restarts, self.steps, self.seed, self.time_limit = checked, restarts, steps, seed, time_limit
+
+    def run(self) -> dict:
+        import torch
+
+        from .penalty_adjoint import penalty_adjoint
+
+        torch.set_num_threads(1)
+        return penalty_adjoint(self.checked, restarts=self.restarts, steps=self.steps, seed=self.seed,
+                               time_limit=self.time_limit)

@@ -82,6 +82,8 @@ def run_portfolio(problem, members: list, timeout: float, seed: int, tolerance: 
             notes.append(f"{m.name}: {out.message}")
             continue
         res = result_of(out)
+        if res.has_solution and res.termination == OPTIMAL:
+            return res   # the start member certified its own design (it reached a proved bound)
         if res.has_solution and (best_start is None or _better(problem, res.objective, best_start.objective)):
             best_start = res
     cutoff = None
@@ -117,6 +119,10 @@ def run_portfolio(problem, members: list, timeout: float, seed: int, tolerance: 
             return res   # strictly better than the start (an equal one is the start, found again)
         if res is not None and res.has_solution and outcome.termination == OPTIMAL:
             return the_start(OPTIMAL, outcome.bound, outcome.message)
+        if outcome.bound is not None and best_start.objective is not None and \
+                abs(best_start.objective - outcome.bound) <= GAP_TOL * max(1.0, abs(best_start.objective)):
+            return the_start(OPTIMAL, outcome.bound, f"certified: {outcome.member}'s bound {outcome.bound:g} is within "
+                                                     f"{GAP_TOL:g} x max(1, |objective|) of the incumbent")
         return the_start(FEASIBLE, outcome.bound if outcome.termination != INFEASIBLE else None, outcome.message)
 
     alone_until = time.perf_counter() + (max(SEARCH_ALONE_SECONDS, SEARCH_ALONE_SHARE * timeout) if search else 0.0)
@@ -212,4 +218,5 @@ def _better(problem, a: Optional[float], b: Optional[float]) -> bool:
 
 def _strategy(member: str) -> str:
     return {"sampling": "falsify", "gradient": "falsify", "input-bab": "input-bab",
-            "input-min": "input-bab", "enumeration": "enumeration", "neural-adjoint": "falsify"}.get(member, "backend")
+            "input-min": "input-bab", "enumeration": "enumeration", "neural-adjoint": "falsify",
+            "constrained-adjoint": "falsify"}.get(member, "backend")

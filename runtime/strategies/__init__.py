@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .base import Events, Outcome, Strategy
 from .branch_and_bound import InputBranchAndBound
+from .constrained_adjoint import ConstrainedAdjoint
 from .enumeration import Enumeration
 from .exact import ExactBackend
 from .gradient import GradientDescent
@@ -19,7 +20,7 @@ def default_members(problem) -> list:
     """`--backend auto`: every member that applies. The exact backend always takes part; it
     lowers the problem in its own worker when members run in this process before or beside
     it (lowering with LP bound tightening takes seconds they should not wait for)."""
-    quick = [m for m in (Sampling(), GradientDescent(), NeuralAdjoint()) if m.applies(problem)]
+    quick = [m for m in (Sampling(), GradientDescent(), NeuralAdjoint(), ConstrainedAdjoint()) if m.applies(problem)]
     search = [m for m in (Enumeration(), InputBranchAndBound(), InputMinimise()) if m.applies(problem)]
     return quick + search + [ExactBackend("auto", lower_in_worker=bool(quick or search))]
 
@@ -34,5 +35,5 @@ def member_notes(problem) -> list:
     return notes
 
 
-__all__ = ["Events", "Outcome", "Strategy", "Enumeration", "ExactBackend", "GradientDescent", "InputBranchAndBound", "InputMinimise",
+__all__ = ["Events", "Outcome", "Strategy", "ConstrainedAdjoint", "Enumeration", "ExactBackend", "GradientDescent", "InputBranchAndBound", "InputMinimise",
            "NeuralAdjoint", "Sampling", "default_members", "member_notes"]

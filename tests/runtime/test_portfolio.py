@@ -39,7 +39,8 @@ def test_a_satisfy_problem_over_a_relu_network_is_a_net_property(tmp_path):
 
 
 @pytest.mark.parametrize("spec,members", [
-    ("var x : real[2] in [0, 1]\nnet f = network \"n.onnx\"\nminimize f(x)[0]\n", []),           # an objective
+    ("var x : real[2] in [0, 1]\nnet f = network \"n.onnx\"\nminimize f(x)[0]\n",               # an objective:
+     ["ConstrainedAdjoint"]),                                                                # a start by descent
     ("var x : int[2] in 0..3\nnet f = network \"n.onnx\"\nrequire f(x)[0] >= 0\n",                # integers: a
      ["Enumeration"]),                                                                       # small space
     ("var x : int[2] in 0..999\nnet f = network \"n.onnx\"\nrequire f(x)[0] >= 0\n", []),         # a large one

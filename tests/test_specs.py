@@ -24,13 +24,12 @@ SLOW = {("duotone_selection", "highs"), ("duotone_select_axis", "highs"), ("gray
         ("na_hybrid_8ink", "auto"),  # runs to its timeout: the 8-ink optimum is not certified in time
         ("contone_integer_11ink", "auto"),  # runs to its timeout: HiGHS's bound stays 0
         ("photonic_continuous", "auto"),  # certified by input-min in about 150 s (not within 60 s)
-        ("softrobot_obstacle", "auto"),  # runs to its timeout: the 2 x 128 MILP finds no incumbent in 300 s yet
         # the 4 x 500 metasurface net: highs 90 s, cbc 170 s (tests/test_robustness.py solves it with highs)
         ("robustness", "highs"), ("robustness", "cbc")}
 
 
 # the goal the spec states, not met yet: kept visible under -m slow rather than weakened
-NOT_YET = {("softrobot_obstacle", "auto"): "HiGHS finds no incumbent on robot_2x128 in 300 s (issue 11)"}
+NOT_YET: dict = {}
 
 
 def _cases():

@@ -21,6 +21,11 @@ SHIPPED = {"nano4_100_50_100": ("nano4", "4 -> 100 -> 50 -> 100 -> 200", 0.03),
            "robot_2x128": ("softarm", "40 -> 128 -> 128 -> 206", 0.01),
            # absorption in [0, 1): mean 0.21, std 0.21 over the data set
            "adm_4x500": ("adm", "8 -> 500 -> 500 -> 500 -> 500 -> 300", 0.015)}
+# seed 002 Sec. 4.7's scaling networks (bench/seed002_scaling.py): reflectance in [0, 1], dark
+# (mean 0.013 over the data set); depth 6..12 x 50 and width 1 x 100..400
+SHIPPED.update({f"ink8_{d}x{w}": ("ink8", " -> ".join(map(str, [8, *[w] * d, 31])), target)
+                for d, w, target in [(6, 50, 0.001), (8, 50, 0.001), (10, 50, 0.001), (12, 50, 0.002),
+                                     (1, 100, 0.002), (1, 200, 0.0012), (1, 300, 0.001), (1, 400, 0.001)]})
 
 
 def _card(name):

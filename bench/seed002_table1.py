@@ -166,7 +166,11 @@ def section_robot(cache: Path, timeout: float) -> dict:
 
 def section_robustness(cache: Path, timeout: float) -> dict:
     res, wall, _ = pgenc("solve", SPECS / "robustness.pgen", "--json", "--timeout", timeout, cache=cache)
-    return {"auto": brief(res, wall)}
+    rows = {"auto": brief(res, wall)}
+    res, wall, _ = pgenc("solve", SPECS / "robustness.pgen", "--backend", "highs", "--json", "--timeout", timeout,
+                         cache=cache)
+    rows["highs"] = brief(res, wall)
+    return rows
 
 
 def section_bounds(cache: Path, timeout: float) -> dict:
@@ -250,6 +254,8 @@ def render(store: dict) -> str:
                              f"{_f(r['rounded']['net_l1'])} |")
         elif name in ("robot", "robustness"):
             lines += ["| case | result |", "|---|---|", f"| auto | {_solve_cell(r['auto'])} |"]
+            if r.get("highs"):
+                lines.append(f"| HiGHS alone | {_solve_cell(r['highs'])} |")
             if r.get("targets"):
                 t = r["targets"]
                 walls = sorted(x["wall"] for x in t)

@@ -4,7 +4,8 @@ only box constraints on the design: spectral separation, continuous inversion).
 
 Recognised: exactly one variable, real (not integer), with finite bounds; no `require`, no
 selection; the objective `minimize norm1(net(x) - t)` or `norm1(t - net(x))` where `t` is
-made of numbers and params only (a scalar or one value per network output) and `net` is a
+made of numbers, params and networks applied to them (a scalar or one value per network
+output) and `net` is a
 plain ReLU network applied to the variable itself. Anything else: None (the exact
 backends answer alone).
 """
@@ -43,8 +44,19 @@ class NetObjective:
 
 def net_objective(checked):
     """The problem as a NetObjective, or None when it is not of that form."""
+    return _norm1_of_net(checked, "minimize")
+
+
+def net_maximum(checked):
+    """`maximize norm1(net(x) - t)` over an input box (seed 002 Sec. 3.5: the worst deviation
+    of a design's prediction when its inputs move; `t` may be the network at a fixed design)
+    as a NetObjective, or None."""
+    return _norm1_of_net(checked, "maximize")
+
+
+def _norm1_of_net(checked, sense: str):
     obj = checked.objective
-    if obj is None or obj.sense != "minimize" or checked.requires or checked.selects \
+    if obj is None or obj.sense != sense or checked.requires or checked.selects \
             or len(checked.nets) != 1 or len(checked.vars) != 1 or getattr(checked, "grids", None):
         return None
     (info,) = checked.vars.values()
@@ -87,8 +99,8 @@ def _mentions(e, name: str) -> bool:
         return e.id == name
     if isinstance(e, (A.Num,)):
         return False
-    if isinstance(e, A.Call):
-        return True   # a call in the constant part: not this form
+    if isinstance(e, A.Call):   # a network at a fixed design is a constant (the verifier evaluates it)
+        return any(_mentions(a, name) for a in e.args)
     children = [getattr(e, f) for f in ("left", "right", "operand", "base") if hasattr(e, f)]
     children += list(getattr(e, "items", ())) + list(getattr(e, "indices", ()))
     return any(_mentions(c, name) for c in children if c is not None and not isinstance(c, (str, int, float)))

@@ -219,4 +219,4 @@ def _better(problem, a: Optional[float], b: Optional[float]) -> bool:
 def _strategy(member: str) -> str:
     return {"sampling": "falsify", "gradient": "falsify", "input-bab": "input-bab",
             "input-min": "input-bab", "enumeration": "enumeration", "neural-adjoint": "falsify",
-            "constrained-adjoint": "falsify"}.get(member, "backend")
+            "constrained-adjoint": "falsify", "region-vertices": "input-bab"}.get(member, "backend")

@@ -1,12 +1,14 @@
 """Design robustness (seed 002 eq. 9) on the trained metasurface surrogate adm_4x500: the
 certified worst L1 deviation in the eps-box bounds every deviation found by sampling the box
 (10,000 uniform points and its 256 corners, through onnxruntime), and the returned design
-attains it."""
+attains it; `auto` (the region-vertex walk, about a second) and the MILP (HiGHS, about 90 s:
+-m slow) certify the same value."""
 from __future__ import annotations
 
 import itertools
 
 import numpy as np
+import pytest
 
 import pgen
 from pgen.compiler.nn.session import run_network
@@ -20,9 +22,10 @@ def _deviation(xs, y_hat):
     return np.array([np.sum(np.abs(run_network(NET, x).astype(np.float64) - y_hat)) for x in xs])
 
 
-def test_certified_worst_deviation_bounds_every_sampled_one():
+@pytest.mark.parametrize("backend", ["auto", pytest.param("highs", marks=pytest.mark.slow)])
+def test_certified_worst_deviation_bounds_every_sampled_one(backend):
     problem = pgen.load(SPEC)
-    result = problem.solve(backend="highs", timeout=120)
+    result = problem.solve(backend=backend, timeout=120)
     assert result.termination == "optimal" and result.verified, result.message
     xhat = np.asarray(problem.checked.params["xhat"], dtype=np.float64)
     eps = float(problem.checked.params["eps"])
@@ -32,8 +35,9 @@ def test_certified_worst_deviation_bounds_every_sampled_one():
     xs = xhat + eps * np.r_[rng.uniform(-1, 1, (10_000, 8)), corners]
     sampled = _deviation(xs, y_hat)
     upper = result.bound if result.bound is not None else result.objective
-    # float32 inputs round the box's points by up to 3e-8: far below what this bound allows
-    assert sampled.max() <= upper + 1e-6 * max(1.0, abs(upper)), (sampled.max(), upper)
+    # onnxruntime evaluates in float32 (300 outputs of ~0.3: about 1e-5 in the sum); the bound
+    # is the network's in float64 (region-vertices) or HiGHS's: within the certification tolerance
+    assert sampled.max() <= upper + 1e-4 * max(1.0, abs(upper)), (sampled.max(), upper)
     x_star = np.asarray(result.values["x"], dtype=np.float64)
     assert np.all(np.abs(x_star - xhat) <= eps * (1 + 1e-9))
     assert abs(_deviation([x_star], y_hat)[0] - result.objective) <= 1e-6 * max(1.0, abs(result.objective))

@@ -13,6 +13,7 @@ from .exact import ExactBackend
 from .gradient import GradientDescent
 from .input_min import InputMinimise
 from .neural_adjoint import NeuralAdjoint
+from .region_vertices import RegionVertices
 from .sampling import Sampling
 
 
@@ -21,7 +22,8 @@ def default_members(problem) -> list:
     lowers the problem in its own worker when members run in this process before or beside
     it (lowering with LP bound tightening takes seconds they should not wait for)."""
     quick = [m for m in (Sampling(), GradientDescent(), NeuralAdjoint(), ConstrainedAdjoint()) if m.applies(problem)]
-    search = [m for m in (Enumeration(), InputBranchAndBound(), InputMinimise()) if m.applies(problem)]
+    search = [m for m in (Enumeration(), InputBranchAndBound(), InputMinimise(), RegionVertices())
+              if m.applies(problem)]
     return quick + search + [ExactBackend("auto", lower_in_worker=bool(quick or search))]
 
 
@@ -36,4 +38,4 @@ def member_notes(problem) -> list:
 
 
 __all__ = ["Events", "Outcome", "Strategy", "ConstrainedAdjoint", "Enumeration", "ExactBackend", "GradientDescent", "InputBranchAndBound", "InputMinimise",
-           "NeuralAdjoint", "Sampling", "default_members", "member_notes"]
+           "NeuralAdjoint", "RegionVertices", "Sampling", "default_members", "member_notes"]

@@ -25,6 +25,7 @@ from ..worker import WorkerRun
 from .base import Outcome, Strategy, remaining
 from .exact import decode
 from .neural_adjoint import STARTUP_SECONDS, torch_available
+from .region_vertices import RegionVertices
 
 RESTARTS = 64
 STEPS = 1500
@@ -36,8 +37,11 @@ class ConstrainedAdjoint(Strategy):
     gives_start = True
 
     def applies(self, problem) -> bool:
-        # the plain neural adjoint takes `minimize norm1(net(x) - t)` over a box
-        return bool(problem.checked.nets) and problem.net_objective is None and why_not(problem.checked) is None
+        # the plain neural adjoint takes `minimize norm1(net(x) - t)` over a box; region-vertices
+        # answers `maximize norm1(net(x) - t)` over one exactly, in about a second
+        if not problem.checked.nets or problem.net_objective is not None or RegionVertices().applies(problem):
+            return False
+        return why_not(problem.checked) is None
 
     def run(self, problem, deadline: float, events, seed: int = 0) -> Outcome:
         if not torch_available():

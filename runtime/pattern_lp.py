@@ -14,6 +14,7 @@ SciPy's HiGHS (no python-mip or OR-Tools library in this process).
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Optional
 
@@ -122,3 +123,13 @@ def polish(model: ir.Model, var_base: dict, checked, values: dict, deadline: flo
             break
         z, best = z1, value
     return z, best * (1.0 if model.objective.sense == "min" else -1.0) + model.objective.expr.const
+
+
+def objective_floor(model):
+    """A proved bound on a minimised objective from the model's variable boxes alone
+    (e.g. 0 for an L1 distance), or None (maximised, or unbounded)."""
+    obj = model.objective
+    if obj is None or obj.sense != "min":
+        return None
+    low, _ = obj.expr.bounds(*model.bounds_arrays())
+    return low if math.isfinite(low) else None

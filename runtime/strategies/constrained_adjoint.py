@@ -18,7 +18,7 @@ from ...core.results import FEASIBLE, OPTIMAL, UNKNOWN, RawResult
 from ..input_min import GAP_TOL
 from ..jobs import PenaltyAdjointJob
 from ..pattern_lp import applies as polishable
-from ..pattern_lp import polish
+from ..pattern_lp import objective_floor, polish
 from ..penalty_adjoint import why_not
 from ..verify import verify
 from ..worker import WorkerRun
@@ -61,7 +61,7 @@ class ConstrainedAdjoint(Strategy):
         res = run.result()
         if isinstance(res, RawResult):
             return Outcome(UNKNOWN, member=self.name, message=f"no start: {res.message}")
-        floor = _objective_floor(model)
+        floor = objective_floor(model)
         for k, design in enumerate(res["designs"]):
             if remaining(deadline) <= 0 or events.should_stop():
                 break
@@ -88,15 +88,3 @@ class ConstrainedAdjoint(Strategy):
                                                      "(interval bound of the lowered model)")
                 return Outcome(FEASIBLE, values, objective=value, member=self.name, stats=stats, message=message)
         return Outcome(UNKNOWN, member=self.name, message="no design of the descent passed verification")
-
-
-def _objective_floor(model):
-    """A proved bound on a minimised objective from the model's variable boxes alone
-    (e.g. 0 for an L1 distance), or None (maximised, or unbounded)."""
-    import math
-
-    obj = model.objective
-    if obj is None or obj.sense != "min":
-        return None
-    low, _ = obj.expr.bounds(*model.bounds_arrays())
-    return low if math.isfinite(low) else None

@@ -37,6 +37,7 @@ from pgen.surrogate import spectral
 
 CODE_ROOT = Path(pgen.core.__file__).resolve().parent.parent
 ROOT = Path(__file__).resolve().parent.parent
+RAMP = ROOT / "specs" / "inverse" / "targets" / "gray_ramp_901.csv"
 NET = CODE_ROOT / "specs" / "nets" / "cmyk_4x100.onnx"
 PAPER = "seed 002 Sec. 4.1: MILP 256 s per target (Gurobi, 256-core cluster, up to 30 cores used) plus 331 s of bound precomputation once; NA 62 s per target on a Titan X"
 
@@ -126,7 +127,7 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "seed002.md")
     args = ap.parse_args(argv)
-    ramp = spectral.gray_ramp(901)[:, 0]
+    ramp = np.loadtxt(RAMP, comments="#")   # the 901 gray levels (= spectral.gray_ramp(901); a test checks)
     picks = np.unique(np.linspace(0, 900, args.targets).round().astype(int))
     milp = set(picks[np.unique(np.linspace(0, len(picks) - 1, args.milp_targets).round().astype(int))].tolist()) \
         if args.milp_targets else set()

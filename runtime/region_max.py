@@ -150,3 +150,52 @@ def unstable_masks(layers, lo, hi) -> list:
         out.append((zl < 0) & (zu > 0))
         l, u = np.maximum(zl, 0), np.maximum(zu, 0)
     return out
+
+
+def region_descent(layers, target, lo, hi, x0, deadline: float, rounds: int = 30):
+    """(x, value): a local minimum of sum |net(x) - t| over the box reached from x0 exactly,
+    region by region: in the linear region of the current point the problem is an LP (the
+    pattern's sides as rows); its optimum stops on the region's border, where the neurons at 0
+    are flipped and the next region's LP solved, while the value improves. Milliseconds a
+    step for a 4 x 100 network (no lowering: the rows come from the weights)."""
+    from scipy.optimize import linprog
+
+    layers = [(np.asarray(W, np.float64), np.asarray(b, np.float64)) for W, b in layers]
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    target = np.asarray(target, np.float64)
+    n, m = len(lo), len(target)
+    mid, half = (lo + hi) / 2, np.maximum((hi - lo) / 2, 1e-300)
+    x = np.clip(np.asarray(x0, np.float64), lo, hi)
+    value = float(np.abs(_forward(layers, x[None])[0] - target).sum())
+    pattern = _pattern_at(layers, x)
+    for _ in range(rounds):
+        if time.perf_counter() > deadline:
+            break
+        rows, (A_out, c_out) = _affine_rows(layers, mid, half, pattern)
+        # variables (u in [-1, 1]^n, e in R^m_+): min sum e, e >= +-(A_out u + c_out - t), sides kept
+        side_rows = [np.hstack([A * np.where(s, -1.0, 1.0)[:, None], np.zeros((len(A), m))]) for (A, _), s in zip(rows, pattern)]
+        side_rhs = [c * np.where(s, 1.0, -1.0) for (_, c), s in zip(rows, pattern)]
+        A_ub = np.vstack(side_rows + [np.hstack([A_out, -np.eye(m)]), np.hstack([-A_out, -np.eye(m)])])
+        b_ub = np.concatenate(side_rhs + [target - c_out, c_out - target])
+        res = linprog(np.r_[np.zeros(n), np.ones(m)], A_ub=A_ub, b_ub=b_ub,
+                      bounds=[(-1, 1)] * n + [(0, None)] * m, method="highs")
+        if res.status != 0:
+            break
+        x1 = np.clip(mid + half * res.x[:n], lo, hi)
+        v1 = float(np.abs(_forward(layers, x1[None])[0] - target).sum())
+        if v1 >= value - 1e-12 * max(1.0, value) and _ > 0:
+            break
+        if v1 < value:
+            x, value = x1, v1
+        # the next region: past the border the LP stopped on (neurons at 0 change side)
+        z_pattern, h = [], x1
+        for (W, b), s in zip(layers[:-1], pattern):
+            z = W @ h + b
+            at_border = np.abs(z) <= 1e-9 * max(1.0, float(np.abs(z).max()))
+            side = np.where(at_border, ~s, z > 0)
+            z_pattern.append(side)
+            h = np.where(side, np.maximum(z, 0.0), 0.0)
+        if all(np.array_equal(a, b) for a, b in zip(z_pattern, pattern)):
+            break
+        pattern = z_pattern
+    return x, value

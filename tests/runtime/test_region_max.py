@@ -11,7 +11,7 @@ import pgen
 from pgen import netgen
 from pgen.compiler.nn.forward import forward
 from pgen.runtime.net_objective import net_maximum
-from pgen.runtime.region_max import region_maximum, unstable_masks
+from pgen.runtime.region_max import region_descent, region_maximum, unstable_masks
 
 SPEC = """var x : real[{n}] in [{lo}, {hi}]
 net f = network "n.onnx"
@@ -52,3 +52,33 @@ def test_a_region_limit_stops_it_with_the_best_vertex_so_far(tmp_path):
     obj = net_maximum(problem(tmp_path, 3, 2).checked)
     res = region_maximum(obj.layers, obj.target, obj.lo, obj.hi, time.perf_counter() + 60, max_regions=1)
     assert res.status == "stopped" and res.regions == 1
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_region_descent_improves_to_a_local_minimum(tmp_path, seed):
+    netgen.write(tmp_path / "n.onnx", netgen.relu_mlp([3, 10, 10, 4], seed=seed))
+    p = pgen.compile_string("var x : real[3] in [-1, 1]\nnet f = network \"n.onnx\"\n"
+                            "minimize norm1(f(x) - [0.2, -0.1, 0.3, 0.0])\n", base_dir=tmp_path)
+    obj = p.net_objective
+    f = lambda X: np.abs(forward(obj.layers, np.atleast_2d(X)) - obj.target).sum(axis=1)
+    rng = np.random.default_rng(seed)
+    for x0 in rng.uniform(-1, 1, (5, 3)):
+        x, value = region_descent(obj.layers, obj.target, obj.lo, obj.hi, x0, time.perf_counter() + 30)
+        assert np.all(x >= -1) and np.all(x <= 1)
+        assert value == pytest.approx(f(x)[0], abs=1e-9) and value <= f(x0)[0] + 1e-12
+        near = np.clip(x + rng.uniform(-1e-4, 1e-4, (400, 3)), -1, 1)
+        assert value <= f(near).min() + 1e-7          # nothing better right next to it
+
+
+def test_a_reachable_target_is_met_and_certified_by_input_min(tmp_path):
+    netgen.write(tmp_path / "n.onnx", netgen.relu_mlp([4, 16, 16, 6], seed=9))
+    p = pgen.compile_string("var x : real[4] in [-1, 1]\nnet f = network \"n.onnx\"\nminimize f(x)[0]\n",
+                            base_dir=tmp_path)
+    from pgen.compiler.nn.forward import plain_relu_layers
+
+    t = forward(plain_relu_layers(p.checked.nets["f"]), np.array([[0.3, -0.2, 0.5, 0.1]]))[0]
+    q = pgen.compile_string(f"var x : real[4] in [-1, 1]\nnet f = network \"n.onnx\"\n"
+                            f"minimize norm1(f(x) - {np.round(t, 6).tolist()})\n", base_dir=tmp_path)
+    res = q.solve(backend="auto", timeout=60)
+    assert res.termination == "optimal" and res.verified and res.objective <= 1e-4
+    assert res.bound == 0.0

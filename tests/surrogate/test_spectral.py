@@ -71,3 +71,11 @@ def test_library_is_fixed_and_gray_ramp_is_flat():
 def test_wrong_design_length_is_refused():
     with pytest.raises(ValueError, match="expected 4 ink values"):
         sp.ynsn(np.zeros(5), sp.CMYK)
+
+
+def test_the_shipped_gray_ramp_file_is_the_simulators_ramp():
+    # bench/seed002.py loops over this file; it must be seed 002's 901 grays exactly
+    from tests.conftest import ROOT
+
+    ramp = np.loadtxt(ROOT / "specs" / "inverse" / "targets" / "gray_ramp_901.csv", comments="#")
+    np.testing.assert_array_equal(ramp, sp.gray_ramp(901)[:, 0])

@@ -302,12 +302,10 @@ def _git(*args) -> str:
 
 
 def _machine() -> str:
-    import platform
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        cpu = platform.processor()
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from seed002 import _machine as machine   # one description of the machine for every seed 002 table
+
+    return machine()
 
 
 def _plain(v):

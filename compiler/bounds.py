@@ -82,6 +82,20 @@ def relaxation_arrays(model: ir.Model):
             matrix(eq_rows), np.array(eq_rhs) if eq_rows else None, bounds)
 
 
+def milp_arrays(model: ir.Model):
+    """([scipy LinearConstraint], bounds [n, 2]): the model's rows for `scipy.optimize.milp`
+    (exact with the integers kept: indicators by big-M)."""
+    from scipy.optimize import LinearConstraint
+
+    A_ub, b_ub, A_eq, b_eq, bounds = relaxation_arrays(model)
+    constraints = []
+    if A_ub is not None:
+        constraints.append(LinearConstraint(A_ub, -np.inf, b_ub))
+    if A_eq is not None:
+        constraints.append(LinearConstraint(A_eq, b_eq, b_eq))
+    return constraints, bounds
+
+
 def lp_bounds(model: ir.Model, lins: list, lo: np.ndarray, hi: np.ndarray, which: np.ndarray,
               time_budget: float = 30.0) -> tuple[np.ndarray, np.ndarray, int]:
     """Tighten lo/hi of lins[k] for k in `which`; returns (lo, hi, number of LPs solved)."""
@@ -145,15 +159,10 @@ def milp_bounds(model: ir.Model, lins: list, lo: np.ndarray, hi: np.ndarray, whi
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from scipy.optimize import LinearConstraint, milp
+    from scipy.optimize import milp
 
     n = len(model.vars)
-    A_ub, b_ub, A_eq, b_eq, bounds = relaxation_arrays(model)
-    constraints = []
-    if A_ub is not None:
-        constraints.append(LinearConstraint(A_ub, -np.inf, b_ub))
-    if A_eq is not None:
-        constraints.append(LinearConstraint(A_eq, b_eq, b_eq))
+    constraints, bounds = milp_arrays(model)
     integrality = np.array([0 if v.kind == ir.REAL else 1 for v in model.vars])
     from scipy.optimize import Bounds
 

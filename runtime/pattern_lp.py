@@ -36,20 +36,13 @@ def applies(model: ir.Model) -> Optional[str]:
 
 
 def _arrays(model: ir.Model):
-    from scipy.optimize import Bounds, LinearConstraint
+    from ..compiler.bounds import milp_arrays
 
-    from ..compiler.bounds import relaxation_arrays
-
-    A_ub, b_ub, A_eq, b_eq, bounds = relaxation_arrays(model)
-    cons = []
-    if A_ub is not None:
-        cons.append(LinearConstraint(A_ub, -np.inf, b_ub))
-    if A_eq is not None:
-        cons.append(LinearConstraint(A_eq, b_eq, b_eq))
+    cons, bounds = milp_arrays(model)
     c = np.zeros(len(model.vars))
     obj = model.objective
     c[obj.expr.idx] = obj.expr.coef * (1.0 if obj.sense == "min" else -1.0)
-    return c, cons, bounds, Bounds
+    return c, cons, bounds
 
 
 def _solve(c, cons, lb, ub, integrality, seconds):
@@ -87,7 +80,7 @@ def polish(model: ir.Model, var_base: dict, checked, values: dict, deadline: flo
     """(the model's solution vector, its objective in the model's sense) reached from the
     design `values` (spec names) by repeated pattern-restricted solves, or None when the
     design does not complete to a solution of the model (it violates it)."""
-    c, cons, bounds, _ = _arrays(model)
+    c, cons, bounds = _arrays(model)
     lb, ub = bounds[:, 0].copy(), bounds[:, 1].copy()
     integrality = np.array([0 if v.kind == ir.REAL else 1 for v in model.vars])
     ints = np.flatnonzero(integrality)

@@ -23,6 +23,8 @@ from typing import Optional
 
 import numpy as np
 
+from ..compiler.nn.forward import forward
+
 FACET_TOL = 1e-7      # a vertex lies on a halfspace's plane within this (scaled coordinates)
 STEP_OUT = 1e-6       # how far past a facet's centre the neighbouring region's pattern is read
 
@@ -60,15 +62,6 @@ def _pattern_at(layers, x):
     return out
 
 
-def _forward(layers, X):
-    h = X
-    for i, (W, b) in enumerate(layers):
-        h = h @ W.T + b
-        if i < len(layers) - 1:
-            h = np.maximum(h, 0.0)
-    return h
-
-
 def region_maximum(layers, target, lo, hi, deadline: float, max_regions: int = 5000,
                    unstable: Optional[list] = None, stop=None) -> RegionMax:
     """max over lo <= x <= hi of sum |net(x) - target|. `unstable`: per hidden layer, a mask
@@ -90,7 +83,7 @@ def region_maximum(layers, target, lo, hi, deadline: float, max_regions: int = 5
     def key(pattern):
         return b"".join(np.packbits(p[m]).tobytes() for p, m in zip(pattern, unstable))
 
-    best_x, best_v = mid.copy(), float(np.abs(_forward(layers, mid[None])[0] - target).sum())
+    best_x, best_v = mid.copy(), float(np.abs(forward(layers, mid[None])[0] - target).sum())
     first = _pattern_at(layers, mid)
     queue, seen, regions = [first], {key(first)}, 0
     while queue:
@@ -118,7 +111,7 @@ def region_maximum(layers, target, lo, hi, deadline: float, max_regions: int = 5
         except Exception:   # noqa: BLE001 - Qhull refuses a degenerate region: it has no interior worth searching
             continue
         X = mid + half * verts
-        values = np.abs(_forward(layers, X) - target).sum(axis=1)
+        values = np.abs(forward(layers, X) - target).sum(axis=1)
         k = int(np.argmax(values))
         if values[k] > best_v:
             best_x, best_v = X[k].copy(), float(values[k])
@@ -166,7 +159,7 @@ def region_descent(layers, target, lo, hi, x0, deadline: float, rounds: int = 30
     n, m = len(lo), len(target)
     mid, half = (lo + hi) / 2, np.maximum((hi - lo) / 2, 1e-300)
     x = np.clip(np.asarray(x0, np.float64), lo, hi)
-    value = float(np.abs(_forward(layers, x[None])[0] - target).sum())
+    value = float(np.abs(forward(layers, x[None])[0] - target).sum())
     pattern = _pattern_at(layers, x)
     for _ in range(rounds):
         if time.perf_counter() > deadline:
@@ -182,7 +175,7 @@ def region_descent(layers, target, lo, hi, x0, deadline: float, rounds: int = 30
         if res.status != 0:
             break
         x1 = np.clip(mid + half * res.x[:n], lo, hi)
-        v1 = float(np.abs(_forward(layers, x1[None])[0] - target).sum())
+        v1 = float(np.abs(forward(layers, x1[None])[0] - target).sum())
         if v1 >= value - 1e-12 * max(1.0, value) and _ > 0:
             break
         if v1 < value:

@@ -14,7 +14,7 @@ from ..region_max import region_descent
 from .base import Outcome, Strategy, remaining
 
 MAX_INPUTS = 8  # input splitting pays off for low-dimensional boxes (seed 002: 4 inks, 4 shells)
-POLISH_SECONDS = 1.0  # for the polish of the first incumbent (an LP per region it crosses)
+POLISH_SECONDS = 0.5  # for the polish of the first incumbent (an LP per region it crosses)
 
 
 class InputMinimise(Strategy):

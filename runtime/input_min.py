@@ -234,11 +234,12 @@ def lp_box_bound(layers, t, lo, hi, pre):
 
 
 def minimise(layers, target, x_lo, x_hi, timeout: float, gap_tol: float = GAP_TOL, stop=None,
-             incumbent=None, bound=None, seed: int = 0, given=None) -> MinResult:
+             incumbent=None, bound=None, seed: int = 0, given=None, polish=None) -> MinResult:
     """min ||net(x) - target||_1 over [x_lo, x_hi]. `incumbent(x, value)` is called when the
     best point improves, `bound(value)` when the proved lower bound rises; `stop()` true
     ends the search early. `given`: points [P, n_x] to begin from (another member's
-    incumbents, e.g. the neural adjoint's): their values prune boxes from the first split."""
+    incumbents, e.g. the neural adjoint's): their values prune boxes from the first split.
+    `polish(x) -> (x, value)`: applied once to the first incumbent; the search prunes with it."""
     start = time.perf_counter()
     t = np.asarray(target, np.float64)
     lo0, hi0 = np.asarray(x_lo, np.float64), np.asarray(x_hi, np.float64)
@@ -259,6 +260,9 @@ def minimise(layers, target, x_lo, x_hi, timeout: float, gap_tol: float = GAP_TO
     if given is not None and len(given):
         starts = np.vstack([np.clip(np.atleast_2d(np.asarray(given, np.float64)), lo0, hi0), starts])
     offer(*descend(layers, t, starts, lo0, hi0))
+    if polish is not None and best_x is not None:
+        px, pf = polish(best_x)
+        offer(np.asarray(px, np.float64)[None], np.array([pf]))
     lb0, clo, chi, sc = box_lower_bounds(layers, t, lo0[None], hi0[None])
     counter = itertools.count()
     heap = [(float(lb0[0]), next(counter), lo0, hi0, clo[0], chi[0], sc[0])]

@@ -27,6 +27,7 @@ class Problem:
         self._lowered = None
         self._net_property = False  # not computed yet (None: the problem is not of that form)
         self._net_objective = False
+        self._net_maximum = False
 
     @property
     def options(self) -> dict:
@@ -97,6 +98,16 @@ class Problem:
 
             self._net_objective = net_objective(self.checked)
         return self._net_objective
+
+    @property
+    def net_maximum(self):
+        """The problem as `maximize norm1(net(x) - t)` over an input box (runtime.net_objective),
+        or None: what the region-vertex walk answers. Read once (`t` may run the network)."""
+        if self._net_maximum is False:
+            from .runtime.net_objective import net_maximum
+
+            self._net_maximum = net_maximum(self.checked)
+        return self._net_maximum
 
     def solve(self, backend: Optional[str] = None, timeout: Optional[float] = None,
               seed: Optional[int] = None, tolerance: Optional[float] = None, verbose: bool = False,

@@ -5,7 +5,6 @@ side over the box; else it says so and the MILP answers."""
 from __future__ import annotations
 
 from ...core.results import FEASIBLE, OPTIMAL, UNKNOWN
-from ..net_objective import net_maximum
 from ..region_max import region_maximum, unstable_masks
 from .base import Outcome, Strategy
 
@@ -17,11 +16,11 @@ class RegionVertices(Strategy):
     name = "region-vertices"
 
     def applies(self, problem) -> bool:
-        obj = net_maximum(problem.checked)
+        obj = problem.net_maximum
         return obj is not None and obj.n_x <= MAX_INPUTS
 
     def run(self, problem, deadline: float, events, seed: int = 0) -> Outcome:
-        obj = net_maximum(problem.checked)
+        obj = problem.net_maximum
         masks = unstable_masks(obj.layers, obj.lo, obj.hi)
         count = int(sum(m.sum() for m in masks))
         if count > MAX_UNSTABLE:

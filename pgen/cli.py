@@ -1,5 +1,6 @@
 """`pgenc`: check, compile, solve and format .pgen specs; make datasets and surrogates
-(`dataset`, `train`, `property`: pgen/surrogate_cli.py).
+(`dataset`, `train`, `property`: pgen/surrogate_cli.py; other modules named in
+`COMMAND_MODULES` bring their own subcommands).
 
 Exit codes: 0 success (a verified solution, or a proof of infeasibility for
 `solve`), 1 an error in the input, 2 no solution (infeasible), 3 no answer
@@ -75,18 +76,28 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("spec")
     c.add_argument("-i", "--in-place", action="store_true", help="rewrite the file")
 
-    from .surrogate_cli import add_parsers
-    add_parsers(sub)
+    for module in _command_modules():
+        module.add_parsers(sub)
     return p
+
+
+# Modules that bring their own subcommands: each has `COMMANDS` (the names it owns),
+# `add_parsers(sub)` and `run(args) -> exit code` (its own errors become one `error:` line).
+COMMAND_MODULES = ("surrogate_cli",)
+
+
+def _command_modules() -> list:
+    import importlib
+
+    return [importlib.import_module(f"{__package__}.{name}") for name in COMMAND_MODULES]
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.cmd in ("dataset", "train", "property"):
-            from .surrogate_cli import run
-
-            return run(args)
+        for module in _command_modules():
+            if args.cmd in module.COMMANDS:
+                return module.run(args)
         return {"check": cmd_check, "compile": cmd_compile, "solve": cmd_solve, "fmt": cmd_fmt,
                 "verify": cmd_verify, "bounds": cmd_bounds}[args.cmd](args)
     except PgenError as e:

@@ -14,6 +14,9 @@ import numpy as np
 from .core.progress import Progress
 
 
+COMMANDS = ("dataset", "train", "property")
+
+
 class CommandError(Exception):
     pass
 

@@ -102,12 +102,15 @@ def check(spec: A.Spec, path: Optional[str] = None, base_dir: Optional[Path] = N
             case A.ImageDecl():
                 out.grids[stmt.name] = grid_spec.image_family(stmt, out.base_dir)
                 out.vars[stmt.name] = _image_var(stmt)
-            case A.GrainsDecl() | A.VoidDecl():
+            case A.GrainsDecl() | A.VoidDecl() | A.PhasesDecl():
                 if stmt.image not in out.grids:
                     raise PgenError("E010", f"`{stmt.image}` is not an image", stmt.span,
                                     hint=f"declare it first: `image {stmt.image} : grid 16 x 16`")
                 if isinstance(stmt, A.GrainsDecl):
                     grid_spec.add_grains(out.grids[stmt.image], stmt)
+                elif isinstance(stmt, A.PhasesDecl):
+                    grid_spec.add_phases(out.grids[stmt.image], stmt)
+                    out.vars[stmt.image] = _image_var(out.grids[stmt.image].decl, len(out.grids[stmt.image].phases))
                 else:
                     grid_spec.add_void(out.grids[stmt.image], stmt)
         if isinstance(stmt, (A.ParamDecl, A.VarDecl, A.NetDecl, A.ImageDecl)):
@@ -152,9 +155,12 @@ def _names_in(node) -> set:
     return found
 
 
-def _image_var(stmt: A.ImageDecl) -> VarInfo:
-    """An image is a Boolean array variable (1 = solid) of the grid's shape."""
-    shape = (stmt.rows, stmt.cols)
+def _image_var(stmt: A.ImageDecl, phases: int = 0) -> VarInfo:
+    """An image is a Boolean array variable (1 = solid) of the grid's shape; an n-phase
+    image an integer one (the phase index, 0..n-1)."""
+    shape = stmt.shape
+    if phases:
+        return VarInfo(stmt.name, "int", shape, np.zeros(shape), np.full(shape, phases - 1.0), None, None, stmt)
     return VarInfo(stmt.name, "bool", shape, np.zeros(shape), np.ones(shape), None, None, stmt)
 
 

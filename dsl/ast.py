@@ -255,12 +255,18 @@ class SolveOptions:
 
 @dataclass(frozen=True)
 class ImageDecl:
-    """`image I : grid 16 x 16 [mask "m.png"]`: a Boolean image variable (1 = solid)."""
+    """`image I : grid 16 x 16 [mask "m.png"]`: an image variable (1 = solid; with a `phases`
+    statement, the phase index); `grid 16 x 16 x 16` makes a volume (`layers` = 16)."""
     name: str
     rows: int
     cols: int
     mask: Optional[str]
     span: Span = _span()
+    layers: Optional[int] = None
+
+    @property
+    def shape(self) -> tuple:
+        return (self.rows, self.cols) if self.layers is None else (self.rows, self.cols, self.layers)
 
 
 @dataclass(frozen=True)
@@ -272,10 +278,15 @@ class Word:
 
 @dataclass(frozen=True)
 class Point:
-    """A cell `(row, col)`, 0-based."""
+    """A cell `(row, col)` or `(row, col, layer)`, 0-based."""
     row: int
     col: int
     span: Span = _span()
+    layer: Optional[int] = None
+
+    @property
+    def cell(self) -> tuple:
+        return (self.row, self.col) if self.layer is None else (self.row, self.col, self.layer)
 
 
 @dataclass(frozen=True)
@@ -319,8 +330,17 @@ class VoidDecl:
     span: Span = _span()
 
 
+@dataclass(frozen=True)
+class PhasesDecl:
+    """`phases E { pore 0.25; active 0.60; binder in [0.1, 0.2]; apart pore binder;
+    touch active binder; open pore }`: an n-phase image."""
+    image: str
+    items: tuple
+    span: Span = _span()
+
+
 Stmt = Union[ParamDecl, VarDecl, NetDecl, Require, VnnlibRequire, Select, Objective, SolveOptions,
-             ImageDecl, GrainsDecl, VoidDecl]
+             ImageDecl, GrainsDecl, VoidDecl, PhasesDecl]
 
 
 @dataclass(frozen=True)

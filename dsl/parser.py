@@ -50,6 +50,14 @@ def _number(text: str):
         return float(text)
 
 
+def _glued_sizes(text: str) -> list:
+    """`x16` or `x16x16` (what the lexer makes of `16x16`, `16x16x16`): the sizes, or []."""
+    parts = text.split("x")
+    if parts[0] != "" or len(parts) < 2 or not all(p.isdigit() for p in parts[1:]):
+        return []
+    return [int(p) for p in parts[1:]]
+
+
 def _misplaced(token: Token, expected: str, hint: str) -> PgenError:
     """A word where the grammar reads a plain name but the language wants one word."""
     span = A.Span(token.line, token.column, token.end_line, token.end_column, token.start_pos, token.end_pos)
@@ -109,26 +117,43 @@ class _ToAst(Transformer):
 
     # -- porous media
     def image_decl(self, meta, c):
-        name, grid, rows, times, cols, mask_word, mask = c
+        name, grid, rows, *words, mask = c
         if str(grid) != "grid":
             raise _misplaced(grid, "`grid`", "write `image I : grid 16 x 16`")
-        if cols is None:  # `16x16` lexes as 16 and the name `x16`
-            text = str(times)
-            if not (text.startswith("x") and text[1:].isdigit()):
-                raise _misplaced(times, "`x`", "write the size as `16 x 16`")
-            cols = text[1:]
-        elif str(times) != "x":
-            raise _misplaced(times, "`x`", "write the size as `16 x 16`")
-        if mask_word is not None and str(mask_word) != "mask":
-            raise _misplaced(mask_word, "`mask`", 'write `mask "file.png"` (or .npy) after the size')
-        return A.ImageDecl(str(name), int(rows), int(cols), None if mask is None else str(mask)[1:-1],
-                           _span_of(meta))
+        mask_word = None
+        if words and words[-1][1] is None and str(words[-1][0]) == "mask":
+            mask_word = words.pop()[0]
+        sizes = [int(rows)]
+        for word, value in words:
+            text = str(word)
+            if value is not None and text == "x":
+                sizes.append(int(value))
+            elif value is None and _glued_sizes(text):  # `16x16` lexes as 16 and the name `x16`
+                sizes += _glued_sizes(text)
+            elif value is None and text == "x":
+                raise PgenError("E001", "`x` needs a size after it", _span_of(meta),
+                                hint="write the size as `16 x 16` (or `16 x 16 x 16` for a volume)")
+            else:
+                raise _misplaced(word, "`x`", "write the size as `16 x 16` (or `16 x 16 x 16` for a volume)")
+        if len(sizes) not in (2, 3):
+            raise PgenError("E001", f"a grid has 2 or 3 sizes, not {len(sizes)}", _span_of(meta),
+                            hint="write `grid 16 x 16` or `grid 16 x 16 x 16`")
+        if mask is not None and mask_word is None:
+            raise _misplaced(mask, "`mask`", 'write `mask "file.png"` (or .npy) after the size')
+        return A.ImageDecl(str(name), sizes[0], sizes[1], None if mask is None else str(mask)[1:-1],
+                           _span_of(meta), layers=sizes[2] if len(sizes) == 3 else None)
+
+    def image_word(self, meta, c):
+        return (c[0], c[1])
 
     def grains_decl(self, meta, c):
         return A.GrainsDecl(int(c[0]), str(c[1]), c[2], _span_of(meta))
 
     def void_decl(self, meta, c):
         return A.VoidDecl(str(c[0]), c[1], _span_of(meta))
+
+    def phases_decl(self, meta, c):
+        return A.PhasesDecl(str(c[0]), c[1], _span_of(meta))
 
     def grid_items(self, meta, c):
         return tuple(x for x in c if x is not None)
@@ -147,6 +172,9 @@ class _ToAst(Transformer):
 
     def arg_point(self, meta, c):
         return A.Point(c[0].value, c[1].value, _span_of(meta))
+
+    def arg_point3(self, meta, c):
+        return A.Point(c[0].value, c[1].value, _span_of(meta), layer=c[2].value)
 
     def arg_comma(self, meta, c):
         return None

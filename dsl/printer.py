@@ -65,11 +65,13 @@ def stmt_text(s) -> str:
             return "solve " + " ".join(f"{k} {option_value_text(v)}" for k, v in s.options)
         case A.ImageDecl():
             mask = f' mask "{s.mask}"' if s.mask is not None else ""
-            return f"image {s.name} : grid {s.rows} x {s.cols}{mask}"
+            return f"image {s.name} : grid {' x '.join(str(n) for n in s.shape)}{mask}"
         case A.GrainsDecl():
             return f"grains {s.count} in {s.image} {grid_items_text(s.items)}"
         case A.VoidDecl():
             return f"void {s.image} {grid_items_text(s.items)}"
+        case A.PhasesDecl():
+            return f"phases {s.image} {grid_items_text(s.items)}"
     raise TypeError(f"not a statement: {s!r}")
 
 
@@ -88,7 +90,7 @@ def grid_item_text(item: A.GridItem) -> str:
             case A.Num():
                 text = number_text(a.value)
             case A.Point():
-                text = f"({a.row}, {a.col})"
+                text = "(" + ", ".join(str(v) for v in a.cell) + ")"
                 if k + 1 < len(item.args) and isinstance(item.args[k + 1], A.Point):
                     text += ","
             case A.IntRange():

@@ -2,8 +2,11 @@
 
 Layout (k is 1-based, 4 digits):
   NNNN.png           the image, solid black on white void, upscaled by a whole factor so the
-                     short side is at least 256 px (nearest neighbour: crisp pixel edges)
-  NNNN.npy           the grain labels, int16 (0 void, r for grain r)
+                     short side is at least 256 px (nearest neighbour: crisp pixel edges);
+                     a volume shows its three orthogonal mid-slices side by side (axis 0,
+                     1, 2); an n-phase image one colour per phase
+  NNNN.npy           the grain labels, int16 (0 void, r for grain r), 2-D or 3-D; for an
+                     n-phase image the phase indices (0..n-1, in the spec's order)
   NNNN.json          the record as given, plus "png" and "npy" (the file names)
   contact_sheet.png  every image in a grid of up to 10 a row, grains tinted by label, each
                      with its caption under it (absent when there are no images)
@@ -59,12 +62,12 @@ def write_cells(out: str | Path, cells: list[dict], summary: dict, overwrite_ok:
         raise PgenError("E040", f"the output folder `{out}` exists",
                         hint="choose a new folder, or allow overwriting it")
     with atomic_folder(out, "output folder") as tmp:
-        for name, (image, labels, _, _), text in zip(names, checked, record_texts):
-            _png(image).save(tmp / f"{name}.png")
+        for name, (image, labels, record, _), text, cell in zip(names, checked, record_texts, cells):
+            _png(image, cell.get("phases")).save(tmp / f"{name}.png")
             np.save(tmp / f"{name}.npy", labels)
             (tmp / f"{name}.json").write_text(text)
         if checked:
-            contact_sheet([(labels, caption) for _, labels, _, caption in checked]).save(tmp / sheet_name)
+            contact_sheet([(_view(labels), caption) for _, labels, _, caption in checked]).save(tmp / sheet_name)
         (tmp / "summary.json").write_text(summary_text)
     return out
 
@@ -114,10 +117,16 @@ def _checked_cell(k: int, cell: dict):
     if missing:
         raise ValueError(f"{where}: missing {', '.join(missing)}")
     image, labels = np.asarray(cell["image"]), np.asarray(cell["labels"])
-    if image.ndim != 2 or image.size == 0:
-        raise ValueError(f"{where}: the image must be a non-empty 2-D array, got shape {image.shape}")
+    phases = cell.get("phases")
+    if image.ndim not in (2, 3) or image.size == 0:
+        raise ValueError(f"{where}: the image must be a non-empty 2-D or 3-D array, got shape {image.shape}")
     if labels.shape != image.shape:
         raise ValueError(f"{where}: labels have shape {labels.shape}, the image {image.shape}")
+    if phases is not None:
+        if not np.isin(image, np.arange(len(phases))).all() or not np.array_equal(labels, image):
+            raise ValueError(f"{where}: an n-phase image holds phase indices 0..{len(phases) - 1}, its labels the same")
+        record = _jsonable(_plain_dict(cell["record"], f"{where}: record"), f"{where}: record")
+        return image.astype(np.uint8), labels.astype(np.int16), record, str(cell["caption"])
     if not np.isin(image, (0, 1)).all():
         raise ValueError(f"{where}: the image must hold only 0 (void) and 1 (solid)")
     if not (np.issubdtype(labels.dtype, np.integer) or labels.dtype == bool):
@@ -177,14 +186,46 @@ def _upscale(pixels: np.ndarray, factor: int) -> np.ndarray:
     return np.repeat(np.repeat(pixels, factor, axis=0), factor, axis=1)
 
 
-def _png(image: np.ndarray) -> Image.Image:
-    """The single PNG of a 0/1 image: solid black, void white, grey-scale."""
-    grey = np.where(image == 1, 0, 255).astype(np.uint8)
-    return Image.fromarray(_upscale(grey, _scale(image.shape, PNG_SHORT_SIDE)))
+SLICE_GAP = -1   # the cells between a volume's slices in `_view`: drawn light grey
+
+
+def _view(a: np.ndarray) -> np.ndarray:
+    """A 2-D array to draw: the array itself, or a volume's three orthogonal mid-slices side
+    by side (across axis 0, 1, 2), one SLICE_GAP column between them."""
+    a = np.asarray(a).astype(np.int32)
+    if a.ndim == 2:
+        return a
+    mid = [n // 2 for n in a.shape]
+    slices = [a[mid[0], :, :], a[:, mid[1], :], a[:, :, mid[2]]]
+    height = max(s.shape[0] for s in slices)
+    parts = []
+    for s in slices:
+        pad = np.full((height, s.shape[1]), SLICE_GAP, dtype=np.int32)
+        pad[:s.shape[0]] = s
+        parts += [pad, np.full((height, 1), SLICE_GAP, dtype=np.int32)]
+    return np.concatenate(parts[:-1], axis=1)
+
+
+def phase_colour(k: int) -> tuple[int, int, int]:
+    """Phase k's colour: phase 0 white (the pore), then black, then the grain colours."""
+    return (255, 255, 255) if k == 0 else (0, 0, 0) if k == 1 else grain_colour(k - 1)
+
+
+def _png(image: np.ndarray, phases=None) -> Image.Image:
+    """The single PNG of a 0/1 image: solid black, void white, grey-scale; a volume as its
+    three mid-slices; an n-phase image in phase colours (RGB)."""
+    view = _view(image)
+    if phases is not None:
+        palette = np.array([phase_colour(k) for k in range(len(phases))] + [(200, 200, 200)], dtype=np.uint8)
+        rgb = palette[np.where(view == SLICE_GAP, len(phases), view)]
+        return Image.fromarray(_upscale(rgb, _scale(image.shape[:2], PNG_SHORT_SIDE)))
+    grey = np.where(view == 1, 0, np.where(view == SLICE_GAP, 200, 255)).astype(np.uint8)
+    return Image.fromarray(_upscale(grey, _scale(image.shape[:2], PNG_SHORT_SIDE)))
 
 
 def _tint(labels: np.ndarray) -> np.ndarray:
-    """RGB pixels of the sheet: void white, grain r in grain_colour(r)."""
-    palette = np.array([(255, 255, 255)] + [grain_colour(r) for r in range(1, int(labels.max()) + 1)],
+    """RGB pixels of the sheet: void white, grain r in grain_colour(r), slice gaps grey."""
+    top = max(int(labels.max()), 0)
+    palette = np.array([(255, 255, 255)] + [grain_colour(r) for r in range(1, top + 1)] + [(200, 200, 200)],
                        dtype=np.uint8)
-    return palette[labels.astype(np.intp)]
+    return palette[np.where(labels == SLICE_GAP, top + 1, labels).astype(np.intp)]

@@ -24,7 +24,9 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from ..compiler.grid.dag import DIRECTIONS, parent_mask, rings, shifted
+from ..compiler.grid.dag import directions, parent_mask, rings, shifted
+from ..compiler.grid.rules import PhaseRules
+from . import phase_grow
 from ..dsl import ast as A
 from .terms import surrogate_terms
 from .verify_grid import check_grid
@@ -41,7 +43,10 @@ def applies(checked, lazy: list) -> bool:
         c = req.constraint
         if req.iters or not isinstance(c, A.InInterval) or id(c.expr) not in terms:
             return False
-    return len(checked.grids) == 1 and set(checked.vars) == set(checked.grids)
+    if len(checked.grids) != 1 or set(checked.vars) != set(checked.grids):
+        return False
+    (fam,) = checked.grids.values()
+    return fam.phases is None or not checked.requires
 
 
 def grow_path(rules, rng: np.random.Generator) -> Optional[np.ndarray]:
@@ -60,10 +65,10 @@ def grow_path(rules, rng: np.random.Generator) -> Optional[np.ndarray]:
     grains = rules.grains
     parents = [parent_mask(g, shape) for g in grains]
     ring = [rings(shape, g.seed) for g in grains]
-    max_area = [g.area[1] if g.area is not None else shape[0] * shape[1] for g in grains]
+    max_area = [g.area[1] if g.area is not None else int(np.prod(shape)) for g in grains]
     reach = max(1, rules.gap)
-    offsets = [(di, dj) for di in range(-reach, reach + 1) for dj in range(-reach, reach + 1)
-               if (rules.gap > 0 or abs(di) + abs(dj) == 1) and (di, dj) != (0, 0)]
+    ball = (tuple(v - reach for v in k) for k in np.ndindex(*([2 * reach + 1] * len(shape))))
+    offsets = [d for d in ball if (rules.gap > 0 or sum(map(abs, d)) == 1) and any(d)]
     stages = [labels.copy()]
     growing = [r for r in range(len(grains)) if max_area[r] > 1]
     while growing:
@@ -71,11 +76,11 @@ def grow_path(rules, rng: np.random.Generator) -> Optional[np.ndarray]:
         mine = labels == r + 1
         others = (labels > 0) & ~mine
         near = np.zeros(shape, dtype=bool)   # within the gap (Chebyshev) or sharing a side
-        for di, dj in offsets:
-            near |= shifted(others, di, dj, False)
+        for step in offsets:
+            near |= shifted(others, step, False)
         has_parent = np.zeros(shape, dtype=bool)
-        for d, (di, dj) in enumerate(DIRECTIONS):
-            has_parent |= parents[r][..., d] & shifted(mine, di, dj, False)
+        for d, step in enumerate(directions(len(shape))):
+            has_parent |= parents[r][..., d] & shifted(mine, step, False)
         ok = has_parent & ~blocked & ~near & (labels == 0)
         if grains[r].s is not None:  # a cell of ring v needs ring v - s full
             s, rg = grains[r].s, ring[r]
@@ -85,8 +90,7 @@ def grow_path(rules, rng: np.random.Generator) -> Optional[np.ndarray]:
         if not len(cells):
             growing.remove(r)
             continue
-        i, j = cells[int(rng.integers(len(cells)))]
-        labels[i, j] = r + 1
+        labels[tuple(cells[int(rng.integers(len(cells)))])] = r + 1
         stages.append(labels.copy())
         if mine.sum() + 1 >= max_area[r]:
             growing.remove(r)
@@ -100,6 +104,9 @@ def candidates(checked, rules_by_image: dict, excluded: set, rng: np.random.Gene
     intervals by onnxruntime; from at most `paths` growth paths (none started after
     `deadline`, a time.perf_counter() value), stages in a random order within a path."""
     (name, rules), = rules_by_image.items()
+    if isinstance(rules, PhaseRules):  # an n-phase image (no surrogate terms: see `applies`)
+        yield from phase_grow.candidates(rules, excluded, rng, deadline=deadline)
+        return
     terms = surrogate_terms(checked)
     for _ in range(paths):
         if deadline is not None and time.perf_counter() > deadline:

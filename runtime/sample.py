@@ -41,7 +41,7 @@ from .strategies.exact import decode
 from .verify import Evaluator, _holds, verify
 from . import grow
 from .terms import surrogate_terms
-from .verify_grid import check_grid, enclosed_void
+from .verify_grid import check_grid, enclosed_parts
 from .worker import ServedWorker
 
 DEFAULT_DRAW_TIMEOUT = 60.0
@@ -157,8 +157,7 @@ class DrawJob:
             attempt = 0
             tried += 1
             images = {g: gv.image_of(raw.values) for g, gv in grids.items()}
-            holes = [(g, h) for g, gv in grids.items() if self.rules[g].holes == "none"
-                     for h in enclosed_void(images[g], self.rules[g])]
+            holes = [(g, h) for g in grids for h in enclosed_parts(images[g], self.rules[g])]
             if holes:
                 for g, h in holes:
                     session.add(hole_cut(grids[g], h))
@@ -435,12 +434,25 @@ def _record(problem, cand: Candidate, rules: dict, draw: int, solver_seed: int, 
     true = {}
     for g, img in cand.images.items():
         r = rules[g]
-        d_xx, d_yy = float(pde.d_xx(img)), float(pde.d_yy(img))
+        phases = getattr(r, "names", None)
+        # the PDE's conducting phase: void (0), or an n-phase image's first phase
+        solid = (img != 0).astype(np.uint8) if phases else img
+        if np.all(solid == 1):
+            d_xx = d_yy = d_zz = 0.0
+        else:
+            d_xx, d_yy = float(pde.d_xx(solid)), float(pde.d_yy(solid))
+            d_zz = float(pde.d_zz(solid)) if solid.ndim == 3 else None
         true[g] = {"x": d_xx, "y": d_yy}
         rec["images"][g] = {
             "grains": [{"seed": list(gr.seed), "dag": gr.dag, "s": gr.s,
                         "area": int(np.sum(cand.labels[g] == k + 1))} for k, gr in enumerate(r.grains)],
-            "porosity": round(float(1.0 - img.mean()), 6), "true_D_xx": round(d_xx, 6), "true_D_yy": round(d_yy, 6)}
+            "porosity": round(float(1.0 - solid.mean()), 6), "true_D_xx": round(d_xx, 6), "true_D_yy": round(d_yy, 6)}
+        if d_zz is not None:
+            rec["images"][g]["true_D_zz"] = round(d_zz, 6)
+        if phases:
+            rec["images"][g]["phases"] = {name: {"cells": int(np.sum(img == k)), "fraction": round(float(np.mean(img == k)), 6)}
+                                          for k, name in enumerate(phases)}
+            rec["images"][g]["conducting_phase"] = phases[0]
     rec["surrogate"] = []
     for text, expr, g, axis, interval, scale in surrogate_terms(checked):
         value = float(np.asarray(ev.eval(expr, {})).reshape(-1)[0])

@@ -3,27 +3,45 @@
 The rules' meaning is the docstring of `compiler.grid.rules` (the only module of
 `compiler.grid` this one imports); nothing here is shared with the lowering. Each rule is
 evaluated directly on the image with NumPy and `scipy.ndimage`; DAG parents are computed
-here from the seed (and, for `random`, from `order`).
+here from the seed (and, for `random`, from `order`). Images are 2-D or 3-D volumes
+(connectivity through faces: 4 or 6 neighbours); n-phase images (PhaseRules) are checked
+by `check_phases`.
 
 Messages name the rule and one offending place; "grain r" is 0-based as in `GridRules`
-(label r + 1 in label images); cells are (row, col).
+(label r + 1 in label images); cells are (row, col) or (row, col, layer).
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
 
-from ..compiler.grid.rules import DAG_KINDS, HOLES, GrainRule, GridRules
-
-FOUR = ndimage.generate_binary_structure(2, 1)   # 4-connectivity
-STEPS = ((-1, 0), (1, 0), (0, -1), (0, 1))       # the 4-neighbours
+from ..compiler.grid.rules import DAG_KINDS, HOLES, GrainRule, GridRules, PhaseRules
 
 
-def check_grid(image, labels, rules: GridRules) -> list[str]:
-    """Every rule the image (1 = solid) and its grain labels (0 void, r + 1 grain r) break.
+def faces(ndim: int) -> np.ndarray:
+    """Face connectivity (4 in 2-D, 6 in 3-D) for scipy.ndimage.label."""
+    return ndimage.generate_binary_structure(ndim, 1)
+
+
+def steps(ndim: int) -> list:
+    """The face-neighbour steps."""
+    return [tuple(sign if a == axis else 0 for a in range(ndim)) for axis in range(ndim) for sign in (-1, 1)]
+
+
+FOUR = faces(2)      # 4-connectivity (2-D)
+STEPS = steps(2)     # the 4-neighbours
+
+
+def check_grid(image, labels, rules) -> list[str]:
+    """Every rule the image (1 = solid) and its grain labels (0 void, r + 1 grain r) break;
+    for PhaseRules, every phase rule the phase image breaks (`labels` must equal it).
 
     Empty list: valid. Arrays of the wrong shape or with values outside 0/1 (image) or
     0..w (labels) are reported and stop the check, since nothing else can be read from them."""
+    if isinstance(rules, PhaseRules):
+        if not np.array_equal(np.asarray(labels), np.asarray(image)):
+            return ["the labels of a phase image must be the image itself"]
+        return check_phases(image, rules)
     _check_rules(rules)
     image, labels = np.asarray(image), np.asarray(labels)
     problems = _check_arrays(image, labels, rules)
@@ -44,11 +62,14 @@ def check_grid(image, labels, rules: GridRules) -> list[str]:
     return problems
 
 
-def labels_from_image(image, rules: GridRules):
-    """The grain labels a binary image implies: grain r is the 4-connected solid component
+def labels_from_image(image, rules):
+    """The grain labels a binary image implies: grain r is the face-connected solid component
     holding seed r. None when a seed is void, two seeds share a component, or a component
-    holds no seed."""
-    components, count = ndimage.label(np.asarray(image) == 1, structure=FOUR)
+    holds no seed. A phase image's labels are the image itself."""
+    if isinstance(rules, PhaseRules):
+        return np.asarray(image).astype(np.int16)
+    image = np.asarray(image)
+    components, count = ndimage.label(image == 1, structure=faces(image.ndim))
     labels = np.zeros(components.shape, dtype=np.int32)
     if not rules.grains:  # no grain rules: any solid, no labels
         return labels
@@ -65,11 +86,75 @@ def labels_from_image(image, rules: GridRules):
 
 
 def enclosed_void(image, rules: GridRules) -> list[np.ndarray]:
-    """The 4-connected void components that hold no cell of the boundary set, as Boolean masks."""
-    components, count = ndimage.label(np.asarray(image) != 1, structure=FOUR)
-    boundary = rules.boundary()
+    """The face-connected void components that hold no cell of the boundary set, as Boolean masks."""
+    return _enclosed(np.asarray(image) != 1, rules.boundary())
+
+
+def _enclosed(part: np.ndarray, boundary: np.ndarray) -> list[np.ndarray]:
+    components, count = ndimage.label(part, structure=faces(part.ndim))
     masks = [components == k for k in range(1, count + 1)]
     return [m for m in masks if not np.any(m & boundary)]
+
+
+def enclosed_parts(image, rules) -> list:
+    """What check and cut must exclude: enclosed void components (GridRules with `no holes`)
+    or (phase, component) pairs of enclosed components of `open` phases (PhaseRules)."""
+    image = np.asarray(image)
+    if isinstance(rules, PhaseRules):
+        return [(k, m) for k in rules.open for m in _enclosed(image == k, rules.boundary())]
+    return enclosed_void(image, rules) if rules.holes == "none" else []
+
+
+# ---- n-phase images -------------------------------------------------------------------
+
+def check_phases(image, rules: PhaseRules) -> list[str]:
+    """Every phase rule the image (phase index per cell) breaks: values, cell counts per
+    phase, pairs that share a face but must not, pairs that must and do not, enclosed
+    components of open phases."""
+    image = np.asarray(image)
+    shape, names = tuple(rules.shape), rules.names
+    if image.shape != shape:
+        return [f"image has shape {image.shape}, expected {shape}"]
+    bad = (image < 0) | (image >= len(names)) | (image != np.round(image))
+    if np.any(bad):
+        return [f"image holds {image[_first(bad)]} at {_first(bad)}; phases are 0..{len(names) - 1}"]
+    problems = []
+    for k, bounds in enumerate(rules.cells):
+        count = int(np.sum(image == k))
+        if bounds is not None and not bounds[0] <= count <= bounds[1]:
+            want = f"exactly {bounds[0]}" if bounds[0] == bounds[1] else f"{bounds[0]}..{bounds[1]}"
+            problems.append(f"phase {names[k]}: {count} cells, {want} asked")
+    contacts = _contacts(image, len(names))
+    for a, b in rules.apart:
+        if (a, b) in contacts:
+            p, q = contacts[(a, b)]
+            problems.append(f"phases {names[a]} and {names[b]} share a face at {p} and {q} (apart)")
+    for a, b in rules.touch:
+        if (a, b) not in contacts:
+            problems.append(f"phases {names[a]} and {names[b]} never share a face (touch)")
+    for k in rules.open:
+        for m in _enclosed(image == k, rules.boundary()):
+            problems.append(f"phase {names[k]}: a component of {int(m.sum())} cells at {_first(m)} does not "
+                            "reach the border (open)")
+    return problems
+
+
+def _contacts(image: np.ndarray, n: int) -> dict:
+    """{(a, b) with a < b: (cell, neighbour)} for every pair of phases that share a face."""
+    found = {}
+    for step in steps(image.ndim):
+        if sum(step) < 0:
+            continue
+        other = _shift(image, step, -1)
+        for a in range(n):
+            for b in range(n):
+                if a == b or (min(a, b), max(a, b)) in found:
+                    continue
+                hit = (image == a) & (other == b)
+                if np.any(hit):
+                    p = _first(hit)
+                    found[(min(a, b), max(a, b))] = (p, tuple(int(v + d) for v, d in zip(p, step)))
+    return found
 
 
 # ---- whole-image rules ----------------------------------------------------------------
@@ -82,10 +167,12 @@ def _check_rules(rules: GridRules) -> None:
     if rules.mask is not None and np.shape(rules.mask) != shape:
         raise ValueError(f"mask shape {np.shape(rules.mask)}, grid {shape}")
     for r, grain in enumerate(rules.grains):
-        if not (0 <= grain.seed[0] < shape[0] and 0 <= grain.seed[1] < shape[1]):
+        if len(grain.seed) != len(shape) or not all(0 <= v < n for v, n in zip(grain.seed, shape)):
             raise ValueError(f"grain {r}: seed {tuple(grain.seed)} outside the {shape} grid")
         if grain.dag not in DAG_KINDS:
             raise ValueError(f"grain {r}: unknown DAG {grain.dag!r}")
+        if grain.dag in ("rows", "columns") and len(shape) != 2:
+            raise ValueError(f"grain {r}: DAG {grain.dag!r} is defined on 2-D grids only")
         if grain.dag == "random" and np.shape(grain.order) != shape:
             raise ValueError(f"grain {r}: a random DAG needs an order of shape {shape}")
 
@@ -155,8 +242,8 @@ def _check_holes(solid, rules) -> list[str]:
         dist = ndimage.distance_transform_cdt(~boundary, metric="taxicab")
         void = ~solid
         has_step = np.zeros_like(void)
-        for di, dj in STEPS:
-            has_step |= _shift(void, di, dj, False) & (_shift(dist, di, dj, -1) == dist - 1)
+        for step in steps(void.ndim):
+            has_step |= _shift(void, step, False) & (_shift(dist, step, -1) == dist - 1)
         bad = void & ~boundary & ~has_step
         if np.any(bad):
             return [f"void cell {_first(bad)} has no void 4-neighbour one step closer to the boundary "
@@ -165,27 +252,30 @@ def _check_holes(solid, rules) -> list[str]:
 
 
 def _check_touching(labels, gap) -> list[str]:
-    """Different grains sharing a side; with gap k, also within Chebyshev distance k."""
+    """Different grains sharing a face; with gap k, also within Chebyshev distance k."""
     problems, reported = [], set()
-    offsets = [(1, 0), (0, 1)]                                   # a shared side
-    offsets += sorted(((di, dj) for di in range(0, gap + 1) for dj in range(-gap, gap + 1)
-                       if (di, dj) > (0, 0) and (di, dj) not in offsets),
-                      key=lambda d: max(abs(d[0]), abs(d[1])))  # nearest first
-    for di, dj in offsets:
-        other = _shift(labels, di, dj, 0)
+    ndim = labels.ndim
+    zero = (0,) * ndim
+    offsets = [d for d in steps(ndim) if d > zero]               # a shared face
+    ball = [tuple(v - gap for v in k) for k in np.ndindex(*([2 * gap + 1] * ndim))]
+    offsets += sorted((d for d in ball if d > zero and d not in offsets),
+                      key=lambda d: max(abs(v) for v in d))      # nearest first
+    for step in offsets:
+        other = _shift(labels, step, 0)
         clash = (labels > 0) & (other > 0) & (labels != other)
-        for i, j in np.argwhere(clash):
-            cells = {int(labels[i, j]) - 1: (int(i), int(j)),
-                     int(other[i, j]) - 1: (int(i + di), int(j + dj))}
+        for p in np.argwhere(clash):
+            p = tuple(int(v) for v in p)
+            q = tuple(v + d for v, d in zip(p, step))
+            cells = {int(labels[p]) - 1: p, int(other[p]) - 1: q}
             pair = tuple(sorted(cells))
             if pair in reported:
                 continue
             reported.add(pair)
             where = f"at {cells[pair[0]]} and {cells[pair[1]]}"
-            if abs(di) + abs(dj) == 1:
-                problems.append(f"grains {pair[0]} and {pair[1]} share a side {where}")
+            if sum(abs(v) for v in step) == 1:
+                problems.append(f"grains {pair[0]} and {pair[1]} share a {'side' if ndim == 2 else 'face'} {where}")
             else:
-                d = max(abs(di), abs(dj))
+                d = max(abs(v) for v in step)
                 problems.append(f"grains {pair[0]} and {pair[1]} within Chebyshev distance {d} "
                                 f"(gap {gap}) {where}")
     return problems
@@ -194,13 +284,13 @@ def _check_touching(labels, gap) -> list[str]:
 # ---- one grain ------------------------------------------------------------------------
 
 def _check_grain(r: int, mine: np.ndarray, grain: GrainRule) -> list[str]:
-    seed = (int(grain.seed[0]), int(grain.seed[1]))
+    seed = tuple(int(v) for v in grain.seed)
     problems = []
     if not mine[seed]:
         problems.append(f"grain {r}: its seed {seed} is not in it")
-    _, parts = ndimage.label(mine, structure=FOUR)
+    _, parts = ndimage.label(mine, structure=faces(mine.ndim))
     if parts > 1:
-        problems.append(f"grain {r}: {parts} 4-connected components, a grain is one")
+        problems.append(f"grain {r}: {parts} {'4' if mine.ndim == 2 else '6'}-connected components, a grain is one")
     orphans = mine & ~_has_parent(mine, grain)
     orphans[seed] = False
     if np.any(orphans):
@@ -219,33 +309,34 @@ def _check_grain(r: int, mine: np.ndarray, grain: GrainRule) -> list[str]:
 def _has_parent(mine: np.ndarray, grain: GrainRule) -> np.ndarray:
     """Cells with at least one DAG parent in `mine`."""
     has = np.zeros_like(mine)
-    for (di, dj), is_parent in parent_steps(mine.shape, grain).items():
-        has |= is_parent & _shift(mine, di, dj, False)
+    for step, is_parent in parent_steps(mine.shape, grain).items():
+        has |= is_parent & _shift(mine, step, False)
     return has
 
 
 def parent_steps(shape, grain: GrainRule) -> dict:
-    """For each step (di, dj): a Boolean array, True where the 4-neighbour (i + di, j + dj)
-    is a DAG parent of (i, j) (never outside the grid)."""
-    si, sj = grain.seed
-    ii, jj = np.indices(shape)
+    """For each step: a Boolean array, True where the face neighbour p + step is a DAG parent
+    of p (never outside the grid)."""
+    idx = np.indices(shape)
     if grain.dag == "manhattan":
-        dist = np.abs(ii - si) + np.abs(jj - sj)
-        return {(di, dj): _shift(dist, di, dj, -9) == dist - 1 for di, dj in STEPS}
+        dist = sum(np.abs(idx[a] - grain.seed[a]) for a in range(len(shape)))
+        return {step: _shift(dist, step, -9) == dist - 1 for step in steps(len(shape))}
+    if grain.dag == "random":     # neighbours of smaller rank
+        order = np.asarray(grain.order, dtype=np.int64)
+        never = int(order.max()) + 1
+        return {step: _shift(order, step, never) < order for step in steps(len(shape))}
+    si, sj = grain.seed
+    ii, jj = idx
     if grain.dag == "rows":    # along the row to the seed's column, then along that column
         return {(0, 1): jj < sj, (0, -1): jj > sj,
                 (1, 0): (jj == sj) & (ii < si), (-1, 0): (jj == sj) & (ii > si)}
-    if grain.dag == "columns":
-        return {(1, 0): ii < si, (-1, 0): ii > si,
-                (0, 1): (ii == si) & (jj < sj), (0, -1): (ii == si) & (jj > sj)}
-    order = np.asarray(grain.order, dtype=np.int64)     # random: neighbours of smaller rank
-    never = int(order.max()) + 1
-    return {(di, dj): _shift(order, di, dj, never) < order for di, dj in STEPS}
+    return {(1, 0): ii < si, (-1, 0): ii > si,          # columns
+            (0, 1): (ii == si) & (jj < sj), (0, -1): (ii == si) & (jj > sj)}
 
 
 def _check_compact(r, mine, seed, s) -> list[str]:
-    ii, jj = np.indices(mine.shape)
-    ring = np.round(np.hypot(ii - seed[0], jj - seed[1])).astype(int)   # halves to even
+    idx = np.indices(mine.shape)
+    ring = np.round(np.sqrt(sum((idx[a] - seed[a]) ** 2.0 for a in range(mine.ndim)))).astype(int)  # halves to even
     for v in np.unique(ring[mine]):
         if v < s:
             continue
@@ -259,17 +350,15 @@ def _check_compact(r, mine, seed, s) -> list[str]:
 
 # ---- helpers --------------------------------------------------------------------------
 
-def _shift(a: np.ndarray, di: int, dj: int, fill) -> np.ndarray:
-    """out[i, j] = a[i + di, j + dj], `fill` outside the grid (|di|, |dj| <= the grid)."""
-    n, m = a.shape
-    padded = np.full((n + 2 * abs(di), m + 2 * abs(dj)), fill, dtype=a.dtype)
-    padded[abs(di):abs(di) + n, abs(dj):abs(dj) + m] = a
-    return padded[abs(di) + di:abs(di) + di + n, abs(dj) + dj:abs(dj) + dj + m]
+def _shift(a: np.ndarray, step: tuple, fill) -> np.ndarray:
+    """out[p] = a[p + step], `fill` outside the grid (|step| <= the grid along each axis)."""
+    pad = [(abs(d), abs(d)) for d in step]
+    padded = np.pad(a, pad, constant_values=fill)
+    return padded[tuple(slice(abs(d) + d, abs(d) + d + n) for d, n in zip(step, a.shape))]
 
 
 def _first(mask: np.ndarray) -> tuple:
-    i, j = np.argwhere(mask)[0]
-    return (int(i), int(j))
+    return tuple(int(v) for v in np.argwhere(mask)[0])
 
 
 def _more(mask: np.ndarray) -> str:

@@ -14,14 +14,34 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from pgen.compiler.grid.rules import GridRules
-from pgen.runtime.verify_grid import check_grid, labels_from_image, parent_steps
+from pgen.compiler.grid.rules import GridRules, PhaseRules
+from pgen.runtime.verify_grid import check_grid, check_phases, labels_from_image, parent_steps
 
 MAX_FREE = 22          # 4 M images: beyond that brute force is no longer an oracle for tests
+MAX_PHASE_IMAGES = 3 ** 10
 BATCH = 1 << 15
-# 4-connectivity inside each image of a stack, never across images
-FOUR_IN_PLANE = np.zeros((3, 3, 3), dtype=bool)
-FOUR_IN_PLANE[1] = ndimage.generate_binary_structure(2, 1)
+
+
+def in_plane(ndim: int) -> np.ndarray:
+    """Face connectivity inside each image (2-D or 3-D) of a stack, never across images."""
+    structure = np.zeros((3,) * (ndim + 1), dtype=bool)
+    structure[1] = ndimage.generate_binary_structure(ndim, 1)
+    return structure
+
+
+def valid_phase_images(rules: PhaseRules) -> set[bytes]:
+    """Every n-phase image `check_phases` accepts, by enumerating all n^cells assignments."""
+    shape, k = tuple(rules.shape), len(rules.names)
+    cells = int(np.prod(shape))
+    if k ** cells > MAX_PHASE_IMAGES:
+        raise ValueError(f"{k}^{cells} images: too many to enumerate")
+    found = set()
+    for code in range(k ** cells):
+        digits = (code // k ** np.arange(cells)) % k
+        image = digits.astype(np.uint8).reshape(shape)
+        if not check_phases(image, rules):
+            found.add(image.tobytes())
+    return found
 
 
 def valid_images(rules: GridRules, prefilter: bool = True) -> set[bytes]:
@@ -37,7 +57,7 @@ def valid_images(rules: GridRules, prefilter: bool = True) -> set[bytes]:
     for start in range(0, 1 << len(free), BATCH):
         codes = np.arange(start, min(start + BATCH, 1 << len(free)))
         images = np.repeat(base[None], len(codes), axis=0)
-        images[:, free[:, 0], free[:, 1]] = (codes[:, None] >> np.arange(len(free))) & 1
+        images[(slice(None),) + tuple(free.T)] = (codes[:, None] >> np.arange(len(free))) & 1
         if prefilter:
             images = images[_plausible(images, rules)]
         for image in images:
@@ -70,13 +90,15 @@ def _plausible(images: np.ndarray, rules: GridRules) -> np.ndarray:
     # grain r is the solid component holding seed r: as many components as grains, seeds apart
     if not rules.grains:  # no grain rules: the solid is free
         return keep
-    components, _ = ndimage.label(images == 1, structure=FOUR_IN_PLANE)
+    ndim = images.ndim - 1
+    components, _ = ndimage.label(images == 1, structure=in_plane(ndim))
     keep &= _count_per_image(components) == len(rules.grains)
-    seeds = [components[:, g.seed[0], g.seed[1]] for g in rules.grains]
+    seeds = [components[(slice(None),) + tuple(g.seed)] for g in rules.grains]
+    per_image = (slice(None),) + (None,) * ndim
     for a, grain in enumerate(rules.grains):
         keep &= seeds[a] > 0
         keep &= np.all([seeds[a] != seeds[b] for b in range(a)], axis=0)
-        mine = (components == seeds[a][:, None, None]) & (seeds[a] > 0)[:, None, None]
+        mine = (components == seeds[a][per_image]) & (seeds[a] > 0)[per_image]
         keep &= _grain_plausible(mine, grain)
     return keep
 
@@ -88,13 +110,13 @@ def _grain_plausible(mine: np.ndarray, grain) -> np.ndarray:
     if grain.area is not None:
         ok &= (grain.area[0] <= n_cells) & (n_cells <= grain.area[1])
     has_parent = np.zeros_like(mine)
-    for (di, dj), is_parent in parent_steps(mine.shape[1:], grain).items():
-        has_parent |= is_parent & _shift_stack(mine, di, dj)
-    has_parent[:, grain.seed[0], grain.seed[1]] = True
-    ok &= ~np.any(mine & ~has_parent, axis=(1, 2))
+    for step, is_parent in parent_steps(mine.shape[1:], grain).items():
+        has_parent |= is_parent & _shift_stack(mine, step)
+    has_parent[(slice(None),) + tuple(grain.seed)] = True
+    ok &= ~np.any(mine & ~has_parent, axis=tuple(range(1, mine.ndim)))
     if grain.s is not None:
-        ii, jj = np.indices(mine.shape[1:])
-        ring = np.round(np.hypot(ii - grain.seed[0], jj - grain.seed[1])).astype(int)
+        idx = np.indices(mine.shape[1:])
+        ring = np.round(np.sqrt(sum((idx[a] - grain.seed[a]) ** 2.0 for a in range(len(idx))))).astype(int)
         full = [np.all(mine[:, ring == v], axis=1) for v in range(ring.max() + 1)]
         for v in range(grain.s, ring.max() + 1):
             ok &= ~(np.any(mine[:, ring == v], axis=1) & ~full[v - grain.s])
@@ -102,10 +124,10 @@ def _grain_plausible(mine: np.ndarray, grain) -> np.ndarray:
 
 
 def _has_enclosed_void(images: np.ndarray, boundary: np.ndarray) -> np.ndarray:
-    components, _ = ndimage.label(images == 0, structure=FOUR_IN_PLANE)
+    components, _ = ndimage.label(images == 0, structure=in_plane(images.ndim - 1))
     reaching = np.unique(components[:, boundary])
     enclosed = np.isin(components, reaching, invert=True) & (components > 0)
-    return np.any(enclosed, axis=(1, 2))
+    return np.any(enclosed, axis=tuple(range(1, images.ndim)))
 
 
 def _count_per_image(components: np.ndarray) -> np.ndarray:
@@ -115,10 +137,10 @@ def _count_per_image(components: np.ndarray) -> np.ndarray:
     return np.bincount(at[0][first], minlength=len(components))
 
 
-def _shift_stack(a: np.ndarray, di: int, dj: int) -> np.ndarray:
-    """out[:, i, j] = a[:, i + di, j + dj], False outside the grid."""
+def _shift_stack(a: np.ndarray, step: tuple) -> np.ndarray:
+    """out[:, p] = a[:, p + step], False outside the grid."""
     out = np.zeros_like(a)
-    n, m = a.shape[1:]
-    out[:, max(0, -di):n - max(0, di), max(0, -dj):m - max(0, dj)] = \
-        a[:, max(0, di):n - max(0, -di), max(0, dj):m - max(0, -dj)]
+    dst = tuple(slice(max(0, -d), n - max(0, d)) for d, n in zip(step, a.shape[1:]))
+    src = tuple(slice(max(0, d), n - max(0, -d)) for d, n in zip(step, a.shape[1:]))
+    out[(slice(None),) + dst] = a[(slice(None),) + src]
     return out

@@ -12,7 +12,7 @@ import numpy as np
 
 from ...core.errors import PgenError
 from .dag import random_order
-from .rules import GrainRule, GridRules
+from .rules import GrainRule, GridRules, PhaseRules
 from .spec import MIN_SEED_DISTANCE, GridFamily
 
 SEED_TRIES = 200
@@ -22,7 +22,9 @@ def draw_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, int(index)])
 
 
-def draw_rules(fam: GridFamily, rng: np.random.Generator) -> GridRules:
+def draw_rules(fam: GridFamily, rng: np.random.Generator) -> GridRules | PhaseRules:
+    if fam.phases is not None:  # nothing is drawn for an n-phase image
+        return PhaseRules(fam.shape, fam.phases, fam.phase_cells, fam.apart, fam.touch, fam.open)
     seeds = fam.seeds if fam.seeds is not None else (_draw_seeds(fam, rng) if fam.grains else ())
     s = None if fam.compact is None else int(rng.choice(fam.compact))
     grains = []
@@ -37,9 +39,9 @@ def _draw_seeds(fam: GridFamily, rng: np.random.Generator) -> tuple:
     for _ in range(SEED_TRIES):
         taken = []
         for k in rng.permutation(len(cells)):
-            i, j = (int(v) for v in cells[k])
-            if all(abs(i - a) + abs(j - b) >= MIN_SEED_DISTANCE for a, b in taken):
-                taken.append((i, j))
+            p = tuple(int(v) for v in cells[k])
+            if all(sum(abs(x - y) for x, y in zip(p, q)) >= MIN_SEED_DISTANCE for q in taken):
+                taken.append(p)
                 if len(taken) == fam.grains:
                     return tuple(taken)
     raise PgenError("E023", f"no room for {fam.grains} grain seeds on image `{fam.image}` "

@@ -137,7 +137,7 @@ def test_a_failure_halfway_leaves_no_folder_and_keeps_the_old_one(tmp_path, monk
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda c: c.update(image=np.zeros((2, 4, 4), np.uint8), labels=np.zeros((2, 4, 4), int)), "2-D"),
+    (lambda c: c.update(image=np.zeros((2, 2, 4, 4), np.uint8), labels=np.zeros((2, 2, 4, 4), int)), "2-D or 3-D"),
     (lambda c: c.update(labels=c["labels"][:, :-1]), "labels have shape"),
     (lambda c: c.update(image=2 * c["image"]), "only 0"),
     (lambda c: c.update(labels=np.where(c["labels"] == 2, 0, c["labels"])), "exactly where"),

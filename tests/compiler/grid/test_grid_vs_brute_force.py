@@ -67,6 +67,18 @@ CASES = {
     "no_grains_porosity": ("image I : grid 5 x 5\nvoid I { border; no holes; porosity in [0.8, 0.84] }\n", FAST),
     "mask": ("image I : grid 6 x 6 mask \"m.npy\"\ngrains 1 in I { seeds (2, 2); area 1..6 }\nvoid I { border; no holes }\n",
              FAST),
+    # volumes (6-neighbourhoods): the 8 interior voxels of 4 x 4 x 4 are free
+    "cube_one_grain": ("image I : grid 4 x 4 x 4\ngrains 1 in I { seeds (1, 1, 1); dag manhattan }\n"
+                       "void I { border; no holes }\n", FAST),
+    "cube_two_grains": ("image I : grid 4 x 4 x 4\ngrains 2 in I { seeds (1, 1, 1), (2, 2, 2) }\n"
+                        "void I { border; no holes }\n", FAST),
+    "cube_single_voxel": ("image I : grid 3 x 3 x 3\ngrains 1 in I { seeds (1, 1, 1) }\nvoid I { border }\n", FAST),
+    "cube_compact": ("image I : grid 4 x 4 x 4\ngrains 1 in I { seeds (1, 1, 2); compact 1 }\n"
+                     "void I { border; no holes }\n", FAST),
+    "cube_random_dag_area": ("image I : grid 4 x 4 x 4\ngrains 1 in I { seeds (2, 1, 1); dag random; area 2..5 }\n"
+                             "void I { border; no holes }\n", FAST),
+    "cube_mask": ("image I : grid 4 x 4 x 4 mask \"m3.npy\"\ngrains 1 in I { seeds (1, 1, 1) }\n"
+                  "void I { border; no holes }\n", ()),
 }
 
 
@@ -85,6 +97,10 @@ def test_enumeration_equals_brute_force(tmp_path, name, backend):
         m[3, 3] = 1   # fixed solid
         m[2, 3] = 0   # fixed void
         np.save(tmp_path / "m.npy", m)
+        m3 = np.full((4, 4, 4), -1, dtype=np.int8)
+        m3[2, 2, 2] = 1   # fixed solid
+        m3[1, 2, 1] = 0   # fixed void
+        np.save(tmp_path / "m3.npy", m3)
     problem = _problem(tmp_path, body)
     fam = problem.checked.grids["I"]
     rules = {"I": draw_rules(fam, draw_rng(5, 0))}
@@ -154,3 +170,47 @@ def test_jobs_make_distinct_verified_images(tmp_path):
     for cell in run.cells:
         rules = draw_rules(fam, draw_rng(3, cell.record["draw"]))
         assert check_grid(cell.images["I"], cell.labels["I"], rules) == []
+
+
+PHASE_CASES = {
+    # 3 x 3 images of 3 phases: all 3^9 assignments enumerated
+    "phases_counts_apart_touch": "image I : grid 3 x 3\nphases I { pore 4 cells; a in [0.2, 0.4]; b; apart pore b; touch a b }\n",
+    "phases_open": "image I : grid 3 x 3\nphases I { pore 0.5 ; a; b 2 cells; open b; touch pore b }\n",
+}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.slow] if n == "phases_open" else [])
+                                  for n in sorted(PHASE_CASES)])
+def test_phase_enumeration_equals_brute_force(tmp_path, name):
+    from tests.grid_oracle import valid_phase_images
+
+    text = PHASE_CASES[name].replace("pore 0.5 ;", "pore 4 cells;")
+    problem = _problem(tmp_path, text)
+    rules = {"I": draw_rules(problem.checked.grids["I"], draw_rng(0, 0))}
+    expected = valid_phase_images(rules["I"])
+    assert expected, "the oracle found no image: the case tests nothing"
+    assert enumerate_draw(problem, rules, "cpsat") == expected
+
+
+def test_phase_volume_against_placements(tmp_path):
+    """A 3 x 3 x 3 volume: 25 pore voxels, one `a`, one `b` that touch, `a` open. The oracle
+    places a and b everywhere (27 x 26 images) and keeps what check_phases accepts: a off the
+    centre, b on a face of a."""
+    from pgen.runtime.verify_grid import check_phases
+
+    problem = _problem(tmp_path, "image I : grid 3 x 3 x 3\n"
+                       "phases I { pore 25 cells; a 1 cells; b 1 cells; touch a b; open a }\n")
+    rules = {"I": draw_rules(problem.checked.grids["I"], draw_rng(0, 0))}
+    expected = set()
+    for pa in np.ndindex(3, 3, 3):
+        for pb in np.ndindex(3, 3, 3):
+            if pa == pb:
+                continue
+            image = np.zeros((3, 3, 3), dtype=np.uint8)
+            image[pa], image[pb] = 1, 2
+            if not check_phases(image, rules["I"]):
+                expected.add(image.tobytes())
+    centre_free = sum(sum(1 for d in range(3) for s in (-1, 1) if 0 <= p[d] + s < 3)
+                      for p in np.ndindex(3, 3, 3) if p != (1, 1, 1))
+    assert len(expected) == centre_free   # the oracle itself, counted by hand
+    assert enumerate_draw(problem, rules, "cpsat") == expected

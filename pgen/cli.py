@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
 
 # Modules that bring their own subcommands: each has `COMMANDS` (the names it owns),
 # `add_parsers(sub)` and `run(args) -> exit code` (its own errors become one `error:` line).
-COMMAND_MODULES = ("surrogate_cli",)
+COMMAND_MODULES = ("surrogate_cli", "score_cli")
 
 
 def _command_modules() -> list:
@@ -343,7 +343,9 @@ def cells_for_output(run) -> list:
         rec = dict(cell.record)
         s = rec.get("surrogate", [])
         caption = f"{cell.index:04d}" + (f"  {s[0]['value']:.1f} / {s[0]['true']:.1f}" if s else "")
-        out.append({"image": img, "labels": cell.labels[g], "record": rec, "caption": caption})
+        phases = rec.get("images", {}).get(g, {}).get("phases")
+        out.append({"image": img, "labels": cell.labels[g], "record": rec, "caption": caption,
+                    "phases": list(phases) if phases else None})
     return out
 
 

@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
 
 # Modules that bring their own subcommands: each has `COMMANDS` (the names it owns),
 # `add_parsers(sub)` and `run(args) -> exit code` (its own errors become one `error:` line).
-COMMAND_MODULES = ("surrogate_cli", "score_cli")
+COMMAND_MODULES = ("surrogate_cli", "refine_cli", "score_cli", "baseline_cli")
 
 
 def _command_modules() -> list:

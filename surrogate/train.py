@@ -13,6 +13,11 @@ Loss: mean absolute error on the quantised label (seed 000 trains on MAE). The d
 augmented with the cell's symmetries, which leave D_xx unchanged (mirror in x, mirror in
 y) or swap it with D_yy (transpose: label quantise(d_yy)). Split: a seeded permutation,
 80 % train, 10 % validation (chooses the epoch), 10 % test (reported, never trained on).
+
+Extra training images (`extra`: pgenc refine's generated cells, labelled by the PDE) join the
+training split only, with the same symmetries, each repeated `extra_repeat` times; the
+validation and test splits stay the dataset's. `init`: a state to start from (fine-tuning;
+`state_from_onnx` turns an exported network back into one).
 """
 from __future__ import annotations
 
@@ -125,13 +130,19 @@ def _models():
 
 
 def train(arrays: dict, arch: str, epochs: int = 150, seed: int = 0, lr: float = 3e-3,
-          batch: int = 128, hidden=(100, 100, 100), progress=None) -> dict:
-    """Train on a dataset's arrays; returns the model, metrics and the split."""
+          batch: int = 128, hidden=(100, 100, 100), progress=None, extra: dict | None = None,
+          extra_repeat: int = 1, init: dict | None = None, select: str = "validation") -> dict:
+    """Train on a dataset's arrays; returns the model, metrics and the split. `extra`
+    ({"images", "d_xx", "d_yy"}): more training cells (training split only), each repeated
+    `extra_repeat` times; `init`: a state dict to start from; `select`: the epoch kept,
+    "validation" (the best validation MAE) or "last"."""
     require_torch()
     import torch
 
     if arch not in ("bnn", "relu"):
         raise ValueError(f"unknown architecture `{arch}`: use bnn or relu")
+    if select not in ("validation", "last"):
+        raise ValueError(f"unknown epoch selection `{select}`: use validation or last")
     torch.manual_seed(seed)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     images = arrays["images"].astype(np.float32)
@@ -141,12 +152,21 @@ def train(arrays: dict, arch: str, epochs: int = 150, seed: int = 0, lr: float =
     d_yy = arrays.get("d_yy")
     tr, va, te = split_indices(n, seed)
     x_tr, y_tr = augment(images[tr], d_xx[tr], None if d_yy is None else d_yy[tr])
+    n_extra = 0
+    if extra is not None and len(extra["images"]):
+        x_ex, y_ex = augment(np.asarray(extra["images"], np.float32), np.asarray(extra["d_xx"]),
+                             None if d_yy is None else np.asarray(extra["d_yy"]))
+        n_extra = len(extra["images"])
+        x_tr = np.concatenate([x_tr, *[x_ex] * max(1, int(extra_repeat))])
+        y_tr = np.concatenate([y_tr, *[y_ex] * max(1, int(extra_repeat))])
     x_tr = torch.tensor(x_tr.reshape(len(x_tr), -1).copy())
     y_tr = torch.tensor(y_tr.astype(np.float32))
     x_va = torch.tensor(images[va].reshape(len(va), -1))
     y_va = torch.tensor(label[va])
     BNN, ReLUNet = _models()
     model = (BNN if arch == "bnn" else ReLUNet)(h * w, list(hidden))
+    if init is not None:
+        model.load_state_dict({k: torch.as_tensor(v) for k, v in init.items()})
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
     gen = torch.Generator().manual_seed(seed)
@@ -172,7 +192,7 @@ def train(arrays: dict, arch: str, epochs: int = 150, seed: int = 0, lr: float =
         with torch.no_grad():
             val = float(torch.mean(torch.abs(model(x_va) - y_va))) if len(va) else total / len(x_tr)
         history.append((epoch, total / len(x_tr), val))
-        if val < best[0]:
+        if val < best[0] or select == "last":
             best = (val, {k: v.clone() for k, v in model.state_dict().items()}, epoch)
         if progress:
             progress.update(1, f"train MAE {total / len(x_tr):.2f} val MAE {val:.2f}")
@@ -187,7 +207,10 @@ def train(arrays: dict, arch: str, epochs: int = 150, seed: int = 0, lr: float =
                          "hidden": list(hidden), "optimizer": "Adam + cosine schedule",
                          "loss": "L1 (MAE)", "augmentation": "8 symmetries of the square"
                          + ("" if d_yy is not None else " (mirrors only: no d_yy)"),
-                         "torch": torch.__version__, "threads": torch.get_num_threads()}}
+                         "torch": torch.__version__, "threads": torch.get_num_threads(),
+                         **({"extra_images": n_extra, "extra_repeat": int(extra_repeat)} if n_extra else {}),
+                         **({"start": "given weights (fine-tuning)"} if init is not None else {}),
+                         **({"epoch_selection": "last"} if select == "last" else {})}}
 
 
 def predict_torch(model, images: np.ndarray) -> np.ndarray:
@@ -212,3 +235,47 @@ def to_onnx(result: dict, doc: str = "") -> bytes:
                                model.scale.item(), model.bias.item(), n_in, doc)
     return export.relu_onnx([lin.weight.detach().numpy() for lin in model.layers],
                             [lin.bias.detach().numpy() for lin in model.layers], n_in, doc)
+
+
+def state_from_onnx(onnx_bytes: bytes, arch: str, latent: float = 0.1) -> dict:
+    """A state dict of `arch` that computes what an exported network computes: the inverse of
+    `to_onnx`, to fine-tune a network whose PyTorch state is gone. A binarized weight's latent
+    value is `latent` x its sign (small, so that training can flip it); batch-norm statistics,
+    the output scale and bias are read back exactly."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load_from_string(onnx_bytes)
+    inits = {t.name: numpy_helper.to_array(t).astype(np.float32) for t in model.graph.initializer}
+    state = {}
+    if arch == "bnn":
+        k = 0
+        while f"W{k}" in inits:
+            state[f"linears.{k}.weight"] = latent * inits[f"W{k}"].T
+            for ours, theirs in (("weight", "scale"), ("bias", "bias"), ("running_mean", "mean"),
+                                 ("running_var", "var")):
+                state[f"norms.{k}.{ours}"] = inits[f"bn{k}_{theirs}"]
+            state[f"norms.{k}.num_batches_tracked"] = np.array(0, np.int64)
+            k += 1
+        if not k or "W_out" not in inits:
+            raise ValueError("not a binarized network exported by pgen (no W0 / W_out initializers)")
+        state["out.weight"] = latent * inits["W_out"].T
+        state["scale"] = np.float32(inits["out_scale"]).reshape(())
+        state["bias"] = np.float32(inits["out_bias"]).reshape(())
+        return state
+    gemms = [n for n in model.graph.node if n.op_type == "Gemm"]
+    if not gemms:
+        raise ValueError("not a ReLU network exported by pgen (no Gemm nodes)")
+    for k, node in enumerate(gemms):
+        state[f"layers.{k}.weight"] = inits[node.input[1]]
+        state[f"layers.{k}.bias"] = inits[node.input[2]]
+    return state
+
+
+def hidden_sizes(state: dict, arch: str) -> list:
+    """The hidden layer sizes of a state dict (to build the model it fits)."""
+    if arch == "bnn":
+        return [int(np.shape(state[f"linears.{k}.weight"])[0]) for k in range(len(
+            [key for key in state if key.startswith("linears.")]))]
+    n = len([key for key in state if key.startswith("layers.") and key.endswith(".weight")])
+    return [int(np.shape(state[f"layers.{k}.weight"])[0]) for k in range(n - 1)]

@@ -314,7 +314,7 @@ def cmd_sample(args, problem) -> int:
         print(f"every draw ({run.draws}) was proved infeasible: no image with these seeds, DAGs and `s` meets "
               "the spec; check that the intervals lie within what the network can output", file=sys.stderr)
     else:
-        print(f"fewer images than asked: raise --timeout or --max-draws, or widen the spec's intervals",
+        print("fewer images than asked: raise --timeout or --max-draws, or widen the spec's intervals",
               file=sys.stderr)
     return EXIT_NO_ANSWER
 

@@ -168,17 +168,9 @@ def probabilities(model: dict, n: int, seed: int = 0, interval: int | None = Non
     """The generator's sigmoid output float32 [n, side, side] for `n` latent vectors drawn
     with `seed` on the CPU; a `cgan` needs `interval` (0..5, dataset.INTERVALS)."""
     import torch
-    import torch.nn.functional as F
 
-    s = model["settings"]
-    if s["classes"] and interval is None:
-        raise ValueError("a conditional GAN samples one interval at a time: give interval 0..5")
-    if not s["classes"] and interval is not None:
-        raise ValueError(f"this {model['kind']} is not conditional: it takes no interval")
     G = net if net is not None else generator(model)
-    gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, s["latent"], generator=gen)
-    onehot = F.one_hot(torch.full((n,), int(interval)), s["classes"]).float() if s["classes"] else None
+    z, onehot = gv.latents(model, n, seed, interval, "GAN")
     with torch.no_grad():
         return G(z, onehot).sigmoid()[:, 0].numpy()
 

@@ -151,6 +151,22 @@ def runtime_note(device) -> dict:
     return note
 
 
+def latents(model: dict, n: int, seed: int, interval: int | None, what: str) -> tuple:
+    """`n` latent vectors z ~ N(0, I) drawn with `seed` on the CPU, and the one-hot interval
+    class for a conditional model (None otherwise); `what` names the model in errors."""
+    import torch
+    import torch.nn.functional as F
+
+    s = model["settings"]
+    if s["classes"] and interval is None:
+        raise ValueError(f"a conditional {what} samples one interval at a time: give interval 0..5")
+    if not s["classes"] and interval is not None:
+        raise ValueError(f"this {model['kind']} is not conditional: it takes no interval")
+    z = torch.randn(n, s["latent"], generator=torch.Generator().manual_seed(seed))
+    onehot = F.one_hot(torch.full((n,), int(interval)), s["classes"]).float() if s["classes"] else None
+    return z, onehot
+
+
 def epoch_batches(n: int, batch: int, gen) -> list:
     """Index tensors of one epoch: a seeded permutation of the cells cut into batches
     (a last batch of fewer than two is dropped: batch normalisation needs two)."""

@@ -143,17 +143,9 @@ def probabilities(model: dict, n: int, seed: int = 0, interval: int | None = Non
     """The decoder's Bernoulli means float32 [n, side, side] for z ~ N(0, I) drawn with
     `seed` on the CPU; a `cvae` needs `interval` (0..5)."""
     import torch
-    import torch.nn.functional as F
 
-    s = model["settings"]
-    if s["classes"] and interval is None:
-        raise ValueError("a conditional VAE samples one interval at a time: give interval 0..5")
-    if not s["classes"] and interval is not None:
-        raise ValueError(f"this {model['kind']} is not conditional: it takes no interval")
     net = net if net is not None else generator(model)
-    gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, s["latent"], generator=gen)
-    onehot = F.one_hot(torch.full((n,), int(interval)), s["classes"]).float() if s["classes"] else None
+    z, onehot = gv.latents(model, n, seed, interval, "VAE")
     with torch.no_grad():
         return net.decode(z, onehot).sigmoid()[:, 0].numpy()
 

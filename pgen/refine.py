@@ -65,6 +65,13 @@ class RoundRecord:
     dataset_in_interval_mae: Optional[float]  # ... on the test cells it puts in the spec's interval
     dataset_in_interval_cells: int
     folder: str
+    # --control: round 0's surrogate on this round's draws (same seed), the paired baseline
+    control_images: int = 0
+    control_mae: Optional[float] = None
+    control_signed_error: Optional[float] = None
+    control_optimistic_share: Optional[float] = None
+    control_rejected_share: Optional[float] = None
+    control_seconds: Optional[float] = None
 
 
 @dataclass
@@ -80,14 +87,16 @@ class Setup:
 
 def refine(spec: str | Path, data: str | Path, rounds: int = 3, per_round: int = 20, out: str | Path = "runs/refine",
            seed: int = 0, epochs: int = 20, fine_tune: bool = False, repeat: int = 10, quick: bool = False,
-           timeout: Optional[float] = None, lr: Optional[float] = None,
+           timeout: Optional[float] = None, lr: Optional[float] = None, control: bool = False,
            progress: Optional[Callable[[str], None]] = None) -> list[RoundRecord]:
     """Run `rounds` rounds of generate -> PDE-label -> retrain, then a last generation that
     measures the last surrogate; returns one RoundRecord per generation (rounds + 1).
     `repeat`: how often each generated image is repeated in the training split (each with
     its 8 symmetries); `quick`: let the grown-image search answer draws too (default: the
     exact solver's images only, where the surrogate errs most); `timeout`: seconds per draw
-    (default: the spec's)."""
+    (default: the spec's); `control`: in rounds 1..K also generate with round 0's surrogate
+    on the same draws (how hard a round's draws are differs much more between seeds than
+    the retrained surrogates differ: measured, docs/results/refine_d2.md)."""
     say = progress or (lambda msg: None)
     setup = _setup(spec, data, rounds, per_round, epochs, repeat)
     out = Path(out)
@@ -106,6 +115,10 @@ def refine(spec: str | Path, data: str | Path, rounds: int = 3, per_round: int =
     seen = set()
     records: list[RoundRecord] = []
     state, train_info = None, _user_card(setup.net_path)
+    settings = {"spec": str(spec), "data": str(data), "rounds": rounds, "per_round": per_round, "seed": seed,
+                "epochs": epochs, "start": "fine-tune" if fine_tune else "scratch", "repeat": repeat,
+                "images_from": "grown-image search and solver" if quick else "the exact solver only",
+                "control": control, "units": "100 x D_xx; signed error = surrogate - true (> 0: optimistic)"}
     for r in range(rounds + 1):
         folder = out / f"round_{r}"
         problem = _round_problem(setup.problem, setup.net_name, net, folder / "spec.pgen")
@@ -118,13 +131,17 @@ def refine(spec: str | Path, data: str | Path, rounds: int = 3, per_round: int =
         _write_images(folder / "images", problem, run, seed + r)
         rec = _measure(r, net, run, new, gen_seconds, folder, train_info,
                        _in_interval_error(net, problem, setup, train_info.get("seed", seed)))
+        if control and r > 0:
+            _control(rec, _round_problem(setup.problem, setup.net_name, round0 / "net.onnx", round0 / "spec.pgen"),
+                     per_round, seed + r, timeout, quick, seen, folder / "control", say)
         records.append(rec)
         pool = _grow_pool(pool, new, r)
         seen.update(c.image.tobytes() for c in new)
-        _write_outputs(out, records, pool, spec, data, rounds, per_round, seed, epochs, fine_tune, repeat, quick)
+        _write_outputs(out, records, pool, settings)
         say(f"round {r}: {rec.images} new images, MAE {_fmt(rec.mae)}, signed {_fmt(rec.signed_error)}, "
             f"optimistic {_fmt(rec.optimistic_share)}, rejected by a PDE check {_fmt(rec.rejected_share)} "
-            f"({gen_seconds:.0f} s)")
+            f"({gen_seconds:.0f} s)" + (f"; round 0's surrogate on these draws: MAE {_fmt(rec.control_mae)}"
+                                        if rec.control_seconds is not None else ""))
         if r == rounds:
             break
         net = out / f"round_{r + 1}" / "net.onnx"
@@ -275,22 +292,39 @@ def _in_interval_error(net: Path, problem, setup: Setup, seed: int) -> tuple:
     return _round(np.mean(np.abs(pred[inside] - scale * true[inside]))), int(inside.sum())
 
 
-def _measure(r: int, net: Path, run, new: list, seconds: float, folder: Path, train_info: dict,
-             in_interval: tuple) -> RoundRecord:
+def _errors(run, new: list) -> dict:
+    """The surrogate against the PDE on the images `new` (the run's cells not trained on)."""
     terms = [t for c in new for t in c.record.get("surrogate", [])]
     err = np.array([t["value"] - t["true"] for t in terms])
     outside = sum(not all(t["true_in_interval"] for t in c.record.get("surrogate", [])) for c in new)
     candidates = len(new) + run.rejected
+    return {"images": len(new),
+            "mae": _round(np.mean(np.abs(err))) if len(err) else None,
+            "signed_error": _round(np.mean(err)) if len(err) else None,
+            "optimistic_share": _round(np.mean(err > 0)) if len(err) else None,
+            "rejected_share": _round((outside + run.rejected) / candidates) if candidates else None}
+
+
+def _measure(r: int, net: Path, run, new: list, seconds: float, folder: Path, train_info: dict,
+             in_interval: tuple) -> RoundRecord:
     return RoundRecord(
         round=r, network=str(net), sha256=hashlib.sha256(net.read_bytes()).hexdigest(), asked=run.asked,
-        images=len(new), repeats=len(run.cells) - len(new), draws=run.draws,
-        mae=_round(np.mean(np.abs(err))) if len(err) else None,
-        signed_error=_round(np.mean(err)) if len(err) else None,
-        optimistic_share=_round(np.mean(err > 0)) if len(err) else None,
-        rejected_share=_round((outside + run.rejected) / candidates) if candidates else None,
+        repeats=len(run.cells) - len(new), draws=run.draws, **_errors(run, new),
         generate_seconds=round(seconds, 1), trained_on_generated=train_info.get("images", 0),
         train_seconds=train_info.get("seconds"), dataset_test_mae=train_info.get("test_mae"),
         dataset_in_interval_mae=in_interval[0], dataset_in_interval_cells=in_interval[1], folder=str(folder))
+
+
+def _control(rec: RoundRecord, problem0, count: int, seed: int, timeout, quick: bool, seen: set, folder: Path,
+             say) -> None:
+    """Round 0's surrogate on the round's draws (the same seed): the paired baseline."""
+    say(f"round {rec.round}: control: generating {count} images with round 0's surrogate (seed {seed})")
+    t0 = time.perf_counter()
+    run = problem0.sample(count, seed=seed, timeout=timeout, quick=quick)
+    rec.control_seconds = round(time.perf_counter() - t0, 1)
+    _write_images(folder, problem0, run, seed)
+    for key, value in _errors(run, [c for c in run.cells if c.image.tobytes() not in seen]).items():
+        setattr(rec, f"control_{key}", value)
 
 
 def label(images) -> dict:
@@ -339,16 +373,13 @@ def _train(setup: Setup, pool: dict, out: Path, epochs: int, seed: int, fine_tun
 
 FIELDS = ("round", "images", "mae", "signed_error", "optimistic_share", "rejected_share", "trained_on_generated",
           "dataset_test_mae", "dataset_in_interval_mae", "generate_seconds", "train_seconds")
+CONTROL_FIELDS = ("control_images", "control_mae", "control_signed_error", "control_optimistic_share",
+                  "control_rejected_share")
 
 
-def _write_outputs(out: Path, records: list, pool: dict, spec, data, rounds, per_round, seed, epochs, fine_tune,
-                   repeat, quick) -> None:
+def _write_outputs(out: Path, records: list, pool: dict, settings: dict) -> None:
     import io
 
-    settings = {"spec": str(spec), "data": str(data), "rounds": rounds, "per_round": per_round, "seed": seed,
-                "epochs": epochs, "start": "fine-tune" if fine_tune else "scratch", "repeat": repeat,
-                "images_from": "grown-image search and solver" if quick else "the exact solver only",
-                "units": "100 x D_xx; signed error = surrogate - true (> 0: optimistic)"}
     doc = {"settings": settings, "rounds": [asdict(r) for r in records]}
     atomic_write_bytes(out / "refine.json", (json.dumps(doc, indent=2) + "\n").encode())
     atomic_write_bytes(out / "refine.md", markdown(records, settings).encode())
@@ -358,16 +389,22 @@ def _write_outputs(out: Path, records: list, pool: dict, spec, data, rounds, per
 
 
 def markdown(records: list, settings: dict) -> str:
+    control = any(r.control_seconds is not None for r in records)
+    fields = FIELDS + (CONTROL_FIELDS if control else ())
     head = ["round", "new images", "MAE", "signed error", "optimistic", "rejected by a PDE check",
             "trained on generated", "dataset test MAE", "... of test cells in the interval", "generate s", "train s"]
+    head += ["round 0's surrogate, same draws: images", "MAE", "signed", "optimistic", "rejected"] if control else []
     lines = [f"# pgenc refine: {settings['spec']}", "",
              f"Settings: {json.dumps(settings)}", "",
              "Errors on each round's newly generated images (100 x D_xx), surrogate - true.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in records:
-        lines.append("| " + " | ".join(_fmt(getattr(r, f), 1 if f.endswith("seconds") else 3) for f in FIELDS) + " |")
+        lines.append("| " + " | ".join(_fmt(getattr(r, f), 1 if f.endswith("seconds") else 3) for f in fields) + " |")
     if len(records) > 1 and records[0].mae and records[-1].mae is not None:
         lines += ["", f"MAE round {records[-1].round} / round 0: {records[-1].mae / records[0].mae:.2f}"]
+        if records[-1].control_mae:
+            lines += [f"MAE round {records[-1].round} / round 0's surrogate on the same draws: "
+                      f"{records[-1].mae / records[-1].control_mae:.2f}"]
     return "\n".join(lines) + "\n"
 
 
@@ -387,6 +424,9 @@ def _plot(path: Path, records: list) -> Optional[str]:
     floor = [(r.round, r.dataset_in_interval_mae) for r in records if r.dataset_in_interval_mae is not None]
     if floor:
         ax.plot(*zip(*floor), "^:", color="0.4", label="dataset test cells in the interval (MAE)")
+    ctrl = [(r.round, r.control_mae) for r in records if r.control_mae is not None]
+    if ctrl and records[0].mae is not None:
+        ax.plot(*zip((0, records[0].mae), *ctrl), "d-", color="#ccbb44", label="round 0's surrogate, same draws (MAE)")
     if records[0].mae:
         ax.axhline(records[0].mae / 2, color="#aa3377", lw=0.8, ls="-.", label="half of round 0's MAE")
     ax.axhline(0, color="0.6", lw=0.8)

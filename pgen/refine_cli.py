@@ -27,6 +27,8 @@ def add_parsers(sub):
                    help="times each generated image is repeated in the training split (default 10)")
     c.add_argument("--lr", type=float, default=None, help="learning rate (default: surrogate/train.py's)")
     c.add_argument("--timeout", type=float, default=None, help="seconds per draw (default: the spec's)")
+    c.add_argument("--control", action="store_true",
+                   help="in rounds 1..K also generate with round 0's surrogate on the same draws (the paired baseline)")
     c.add_argument("--quick", action="store_true",
                    help="let the grown-image search answer draws too (default: the exact solver's images only)")
 
@@ -41,7 +43,7 @@ def run(args) -> int:
     try:
         records = refine(args.spec, args.data, rounds=args.rounds, per_round=args.per_round, out=args.out,
                          seed=args.seed, epochs=args.epochs, fine_tune=args.fine_tune, repeat=args.repeat,
-                         quick=args.quick, timeout=args.timeout, lr=args.lr,
+                         quick=args.quick, timeout=args.timeout, lr=args.lr, control=args.control,
                          progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     except (RefineError, DatasetError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -51,7 +53,9 @@ def run(args) -> int:
         return 1
     for r in records:
         print(f"round {r.round}: {r.images} new images, MAE {_fmt(r.mae)}, signed error {_fmt(r.signed_error)}, "
-              f"optimistic {_fmt(r.optimistic_share)}, rejected by a PDE check {_fmt(r.rejected_share)}")
+              f"optimistic {_fmt(r.optimistic_share)}, rejected by a PDE check {_fmt(r.rejected_share)}"
+              + (f"; round 0's surrogate on these draws: MAE {_fmt(r.control_mae)}" if r.control_seconds is not None
+                 else ""))
     first, last = records[0], records[-1]
     if first.mae and last.mae is not None:
         print(f"MAE after {last.round} rounds / before: {last.mae:.2f} / {first.mae:.2f} = {last.mae / first.mae:.2f}")

@@ -34,7 +34,7 @@ def run(data, tmp_path_factory):
     shipped = hashlib.sha256(NET.read_bytes()).hexdigest()
     lines = []
     records = refine(SPEC, data, rounds=1, per_round=2, out=out, seed=0, epochs=1, fine_tune=True, repeat=2,
-                     quick=True, timeout=20, lr=1e-4, progress=lines.append)
+                     quick=True, timeout=20, lr=1e-4, control=True, progress=lines.append)
     assert hashlib.sha256(NET.read_bytes()).hexdigest() == shipped  # the shipped net is never written
     return out, records, lines
 
@@ -54,6 +54,11 @@ def test_one_record_per_generation_with_its_figures(run):
             r.dataset_in_interval_cells == 0)
     assert records[0].trained_on_generated == 0 and records[0].train_seconds is None
     assert records[1].trained_on_generated == 2 and records[1].train_seconds is not None
+    # the paired baseline: round 0's surrogate on round 1's draws
+    assert records[0].control_mae is None and records[1].control_images == 2 and records[1].control_mae is not None
+    controls = sorted((out / "round_1" / "control").glob("0*.json"))
+    assert len(controls) == 2 and all(json.loads(p.read_text())["solver"] for p in controls)
+    assert "same draws" in (out / "refine.md").read_text()
     assert "| round |" in (out / "refine.md").read_text()
     assert (out / "refine.png").read_bytes()[:4] == b"\x89PNG"
     assert any(line.startswith("round 1: ") for line in lines)

@@ -118,7 +118,7 @@ def refine(spec: str | Path, data: str | Path, rounds: int = 3, per_round: int =
     settings = {"spec": str(spec), "data": str(data), "rounds": rounds, "per_round": per_round, "seed": seed,
                 "epochs": epochs, "start": "fine-tune" if fine_tune else "scratch", "repeat": repeat,
                 "images_from": "grown-image search and solver" if quick else "the exact solver only",
-                "control": control, "units": "100 x D_xx; signed error = surrogate - true (> 0: optimistic)"}
+                "lr": lr, "control": control, "units": "100 x D_xx; signed error = surrogate - true (> 0: optimistic)"}
     for r in range(rounds + 1):
         folder = out / f"round_{r}"
         problem = _round_problem(setup.problem, setup.net_name, net, folder / "spec.pgen")
@@ -131,9 +131,10 @@ def refine(spec: str | Path, data: str | Path, rounds: int = 3, per_round: int =
         _write_images(folder / "images", problem, run, seed + r)
         rec = _measure(r, net, run, new, gen_seconds, folder, train_info,
                        _in_interval_error(net, problem, setup, train_info.get("seed", seed)))
-        if control and r > 0:
-            _control(rec, _round_problem(setup.problem, setup.net_name, round0 / "net.onnx", round0 / "spec.pgen"),
-                     per_round, seed + r, timeout, quick, seen, folder / "control", say)
+        if r == 0:
+            problem0 = problem  # round 0's surrogate, for --control
+        elif control:
+            _control(rec, problem0, per_round, seed + r, timeout, quick, seen, folder / "control", say)
         records.append(rec)
         pool = _grow_pool(pool, new, r)
         seen.update(c.image.tobytes() for c in new)
@@ -152,7 +153,7 @@ def refine(spec: str | Path, data: str | Path, rounds: int = 3, per_round: int =
             state = state_from_onnx((folder / "net.onnx").read_bytes(), setup.arch)
         say(f"round {r}: training {net} on the dataset + {len(pool['images'])} generated images "
             f"({'fine-tuning' if fine_tune else 'from scratch'}, {epochs} epochs)")
-        card, state = _train(setup, pool, net, epochs, seed, fine_tune, state, repeat, lr, r, spec, data)
+        card, state = _train(setup, pool, net, state, lr, r, settings)
         train_info = {"seconds": card["train_seconds"], "test_mae": card["mae"]["test"], "seed": seed,
                       "images": int(len(pool["images"]))}
         say(f"round {r}: wrote {net}: dataset test MAE {card['mae']['test']}, {card['train_seconds']} s")
@@ -167,6 +168,7 @@ def _setup(spec, data, rounds: int, per_round: int, epochs: int, repeat: int) ->
     from .api import load
     from .runtime.terms import surrogate_terms
     from .surrogate import dataset as ds
+    from .surrogate.train import require_torch
 
     for name, value in (("rounds", rounds), ("images per round", per_round), ("epochs", epochs),
                         ("repeat", repeat)):
@@ -186,6 +188,7 @@ def _setup(spec, data, rounds: int, per_round: int, epochs: int, repeat: int) ->
         raise RefineError(f"network `{names[0]}`: its model card does not say `100 x D_xx` units; refine "
                           "trains on the porous convention (surrogate/export.py CONVENTION)")
     arrays, manifest = ds.load(data)
+    require_torch()  # before the first round's images, not after them
     grid = next(iter(checked.grids.values())).shape
     if tuple(arrays["images"].shape[1:]) != tuple(grid):
         raise RefineError(f"`{data}` holds {arrays['images'].shape[1]}x{arrays['images'].shape[2]} cells; "
@@ -350,18 +353,22 @@ def _grow_pool(pool: dict, cells: list, r: int) -> dict:
 # ---------------------------------------------------------------- training
 
 
-def _train(setup: Setup, pool: dict, out: Path, epochs: int, seed: int, fine_tune: bool, state, repeat: int,
-           lr: Optional[float], r: int, spec, data) -> tuple[dict, dict]:
+def _train(setup: Setup, pool: dict, out: Path, state, lr: Optional[float], r: int,
+           settings: dict) -> tuple[dict, dict]:
     from .core.progress import Progress
     from .surrogate import cards, train as tr
 
-    arch = setup.arch
+    arch, epochs, seed, repeat = setup.arch, settings["epochs"], settings["seed"], settings["repeat"]
+    fine_tune = settings["start"] == "fine-tune"
     lr = lr if lr is not None else (3e-3 if arch == "bnn" else 1e-3)
     kw = {"hidden": tr.hidden_sizes(state, arch), "init": state, "select": "last"} if fine_tune else {}
     result = tr.train(setup.arrays, arch, epochs=epochs, seed=seed, lr=lr, extra=pool, extra_repeat=repeat,
                       progress=Progress(epochs, f"round {r + 1} {arch} training"), **kw)
-    command = (f"pgenc refine {spec} --data {data} --epochs {epochs} --seed {seed} --repeat {repeat}"
-               + (" --fine-tune" if fine_tune else ""))
+    spec, data = settings["spec"], settings["data"]
+    command = (f"pgenc refine {spec} --data {data} --rounds {settings['rounds']} --per-round {settings['per_round']} "
+               f"--epochs {epochs} --seed {seed} --repeat {repeat} --lr {lr:g}" + (" --fine-tune" if fine_tune else "")
+               + ("" if settings["images_from"] == "the exact solver only" else " --quick")
+               + f"  (round {r + 1}'s network)")
     generated = {"images": int(len(pool["images"])), "rounds": f"0..{r}", "repeat": int(repeat), "spec": str(spec)}
     card = cards.publish(result, setup.arrays, setup.manifest, data, out, command, plot=True, generated=generated)
     new_state = {k: v.detach().clone().numpy() for k, v in result["model"].state_dict().items()}

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..core.files import atomic_write_bytes
 from . import dataset as ds
-from . import export, train as tr
+from . import train as tr
 from .export import CONVENTION
 
 AGREE_TOL = 1e-3  # float32 output, values 40..100: rounding differences are ~1e-5

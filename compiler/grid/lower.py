@@ -289,11 +289,13 @@ class PhaseVars:
         return self.image_of(values).astype(np.int16)
 
     def no_good(self, image: np.ndarray, origin: str = "distinct images") -> ir.LinearCon:
-        """Some cell holds another phase: sum over cells of q[image[p], p] <= cells - 1."""
+        """Some cell holds another phase: sum over cells of (1 - q[image[p], p]) >= 1, written
+        -sum q >= 1 - cells (the `>=` form of image_no_good, so sample._no_goods can add the
+        rows of several images into one)."""
         flat = np.asarray(image).reshape(-1).astype(np.int64)
         idx = self.q_base + flat * self.cells + np.arange(self.cells)
         order = np.argsort(idx)
-        return ir.LinearCon(ir.Lin(idx[order], np.ones(self.cells)), ir.LE, float(self.cells - 1), origin, "no_good")
+        return ir.LinearCon(ir.Lin(idx[order], -np.ones(self.cells)), ir.GE, float(1 - self.cells), origin, "no_good")
 
     def enclosed_cut(self, part, origin: str = "open phase") -> ir.LinearCon:
         """`part` = (phase k, Boolean mask of one enclosed component of phase k): either a

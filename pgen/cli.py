@@ -129,12 +129,22 @@ def cmd_check(args) -> int:
           f"{n_req} require{'s' * (n_req != 1)}; {n_nets} network{'s' * (n_nets != 1)}; "
           f"objective: {checked.objective.sense})")
     for name, fam in checked.grids.items():
+        size = " x ".join(map(str, fam.shape))
+        if fam.phases is not None:
+            cells = [f"{p} " + ("free" if c is None else f"{c[0]}" if c[0] == c[1] else f"{c[0]}..{c[1]}")
+                     for p, c in zip(fam.phases, fam.phase_cells)]
+            rules = [f"{len(fam.phases)} phases (cells: {', '.join(cells)})"]
+            for word, pairs in (("apart", fam.apart), ("touch", fam.touch)):
+                rules += [f"{word} {fam.phases[a]} {fam.phases[b]}" for a, b in pairs]
+            rules += [f"open {fam.phases[k]}" for k in fam.open]
+            print(f"  image {name}: {size}; " + "; ".join(rules))
+            continue
         rules = [f"{fam.grains} grain{'s' * (fam.grains != 1)}"] if fam.grains else ["no grain rules"]
         if fam.grains:
             rules.append(f"seeds {'given' if fam.seeds is not None else 'random'}, dag {fam.dag}"
                          + (f", compact {'/'.join(map(str, fam.compact))}" if fam.compact else ""))
         rules.append(f"border {fam.border}, holes {fam.holes}")
-        print(f"  image {name}: {fam.shape[0]} x {fam.shape[1]}; " + "; ".join(rules))
+        print(f"  image {name}: {size}; " + "; ".join(rules))
     return EXIT_OK
 
 

@@ -52,3 +52,11 @@ def test_nmc_like_32_has_exact_phase_counts(tmp_path, capsys):
     assert touching                                                    # `touch active binder`
     record = json.loads((out / "0001.json").read_text())
     assert record["images"]["E"]["phases"]["pore"]["fraction"] == 0.25
+
+
+def test_check_describes_volumes_and_phases(capsys):
+    assert main(["check", str(SPECS / "nmc_like_32.pgen")]) == 0
+    assert "image E: 32 x 32 x 32; 3 phases (cells: pore 8192, active 19661, binder 4915); touch active binder; " \
+           "open pore" in capsys.readouterr().out
+    assert main(["check", str(SPECS / "cube16.pgen")]) == 0
+    assert "image V: 16 x 16 x 16; 2 grains" in capsys.readouterr().out

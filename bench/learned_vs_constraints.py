@@ -33,7 +33,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import re
 import shlex
 import statistics
@@ -49,6 +48,9 @@ from pgen.core.files import atomic_write_bytes
 from pgen.surrogate import baselines, dataset
 from pgen.surrogate.generative import class_of_interval
 from pgen.surrogate.score import mean_hamming, score_images
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from porous_generation import machine  # noqa: E402  (the machine line every porous bench prints)
 
 ROOT = Path(__file__).resolve().parent.parent
 INTERVALS = [(a, min(b, 100)) for a, b in dataset.INTERVALS]
@@ -307,21 +309,6 @@ def contact_sheets(rows, datasets, methods, stem: Path) -> list:
             atomic_write_bytes(path, buf.getvalue())
             written.append(path.name)
     return written
-
-
-def machine() -> str:
-    cpu = ""
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    mem = ""
-    try:
-        kb = int(next(line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal")))
-        mem = f", {kb / 2**20:.0f} GiB"
-    except (OSError, StopIteration, ValueError):
-        pass
-    return f"{cpu or platform.processor()}, {os.cpu_count()} cores{mem}, Python {platform.python_version()}"
 
 
 def training_lines(args) -> list:

@@ -16,8 +16,6 @@ Not a test.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -83,11 +81,18 @@ def cube_row(volumes: int) -> dict:
             "draws": run.draws, "infeasible": run.infeasible}
 
 
+def machine() -> str:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from porous_generation import machine as describe
+
+    return describe()
+
+
 def markdown(rows: list[dict], cube: dict, sg: list[dict], args) -> str:
     lines = ["# Volumes by constraints beside SliceGAN (issue 12)", "",
              f"Command: `python bench/volumes_3d.py --volumes {args.volumes}"
              + (" --no-exact" if args.no_exact else "") + "`", "",
-             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
+             f"Machine: {machine()} "
              "(shared with training jobs during this run: times are upper bounds).", "",
              "Targets (seed 001 Sec. IV, NMC-like): pore 0.25, active 0.60, binder 0.15. pgen states them "
              "as whole voxel counts (pore exact; active and binder rounded to the nearest voxel), plus "

@@ -58,9 +58,19 @@ class Checked:
     grids: dict = field(default_factory=dict)  # image name -> compiler.grid.spec.GridFamily
 
 
-def check(spec: A.Spec, path: Optional[str] = None, base_dir: Optional[Path] = None) -> Checked:
+def check(spec: A.Spec, path: Optional[str] = None, base_dir: Optional[Path] = None,
+          params: Optional[dict] = None) -> Checked:
+    """`params`: values that replace some params' declared values (a batch plan's targets and
+    cases); each must fit its param's declared type, or the shape of its declared value."""
     base = Path(base_dir) if base_dir is not None else (Path(path).parent if path else Path("."))
     out = Checked(spec, path, base)
+    params = dict(params or {})
+    declared_params = [s.name for s in spec.stmts if isinstance(s, A.ParamDecl)]
+    for name in params:
+        if name not in declared_params:
+            raise PgenError("E010", f"a value is given for `{name}`, but the spec declares no param `{name}`",
+                            hint=("its params: " + ", ".join(declared_params)) if declared_params
+                            else "declare it: `param " + name + " = 0.5`, then use it in the spec")
     declared: dict = {}
     for stmt in spec.stmts:
         if isinstance(stmt, (A.ParamDecl, A.VarDecl, A.NetDecl, A.ImageDecl)):
@@ -75,6 +85,8 @@ def check(spec: A.Spec, path: Optional[str] = None, base_dir: Optional[Path] = N
             case A.ParamDecl():
                 _names_ok(stmt.source, out, set(), declared)
                 out.params[stmt.name] = _param_value(stmt, out)
+                if stmt.name in params:
+                    out.params[stmt.name] = _param_override(stmt, out.params[stmt.name], params[stmt.name])
             case A.VarDecl():
                 out.vars[stmt.name] = _var_info(stmt, out, declared)
             case A.NetDecl():
@@ -269,6 +281,24 @@ def _param_value(stmt: A.ParamDecl, out: Checked) -> np.ndarray:
                             stmt.span)
     if not np.all(np.isfinite(value)):
         raise PgenError("E017", f"`{stmt.name}` holds NaN or infinite values", stmt.span)
+    return value
+
+
+def _param_override(stmt: A.ParamDecl, declared: np.ndarray, given) -> np.ndarray:
+    try:
+        value = np.asarray(given, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise PgenError("E014", f"the value given for `{stmt.name}` is not numbers", stmt.span) from None
+    if value.shape != declared.shape:
+        if value.size != declared.size:
+            raise PgenError("E012", f"the value given for `{stmt.name}` has {value.size} entries, but `{stmt.name}` "
+                            f"holds {declared.size} (shape {list(declared.shape)})", stmt.span,
+                            hint="give one number per entry (a target row as long as the declared value)")
+        value = value.reshape(declared.shape)
+    if stmt.type is not None and stmt.type.base in ("int", "bool") and not np.array_equal(value, np.round(value)):
+        raise PgenError("E014", f"`{stmt.name}` is declared {stmt.type.base} but the value given is not whole", stmt.span)
+    if not np.all(np.isfinite(value)):
+        raise PgenError("E017", f"the value given for `{stmt.name}` holds NaN or infinite values", stmt.span)
     return value
 
 

@@ -45,6 +45,7 @@ CODES = {
     "E023": "bad grid rule",
     "E030": "backend cannot take this model",
     "E040": "output problem",
+    "E050": "bad batch plan or run folder",
 }
 
 

@@ -14,14 +14,16 @@ class Problem:
     """A parsed and checked spec; lowered to the IR on first use."""
 
     def __init__(self, text: str, path: Optional[str] = None, base_dir: Optional[Path] = None,
-                 spec=None):
+                 spec=None, params: Optional[dict] = None):
         """From .pgen text, or from an AST made by another front end (`spec`; then
-        `text` is that front end's source, which errors quote)."""
+        `text` is that front end's source, which errors quote). `params`: values replacing
+        some params' declared values (name -> number or nested list)."""
         self.text = text
         self.path = path
+        self.params = dict(params or {})
         try:
             self.spec = spec if spec is not None else parse(text, path)
-            self.checked: Checked = check(self.spec, path, base_dir)
+            self.checked: Checked = check(self.spec, path, base_dir, params=self.params)
         except PgenError as e:
             raise e.located(path, text)
         self._lowered = None
@@ -173,7 +175,8 @@ class Problem:
                             filename=self.path) from None
 
 
-def load(path: str | Path) -> Problem:
+def load(path: str | Path, params: Optional[dict] = None) -> Problem:
+    """A spec file; `params` replaces some params' values (`pgen.load(p, params={"gray": 0.3})`)."""
     p = Path(path)
     try:
         text = p.read_text()
@@ -181,7 +184,7 @@ def load(path: str | Path) -> Problem:
         raise PgenError("E040", f"spec file `{p}` not found") from None
     except (IsADirectoryError, UnicodeDecodeError) as e:
         raise PgenError("E040", f"cannot read spec file `{p}`: {e}") from None
-    return Problem(text, str(p), p.parent)
+    return Problem(text, str(p), p.parent, params=params)
 
 
 def compile_string(text: str, base_dir: str | Path | None = None, name: str = "<string>") -> Problem:

@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
 
 # Modules that bring their own subcommands: each has `COMMANDS` (the names it owns),
 # `add_parsers(sub)` and `run(args) -> exit code` (its own errors become one `error:` line).
-COMMAND_MODULES = ("surrogate_cli", "refine_cli", "score_cli", "baseline_cli")
+COMMAND_MODULES = ("surrogate_cli", "refine_cli", "score_cli", "baseline_cli", "batch_cli")
 
 
 def _command_modules() -> list:
@@ -311,7 +311,7 @@ def cmd_sample(args, problem) -> int:
     if args.json:
         print(json.dumps({"summary": run.summary(), "images": [c.record for c in run.cells]}, indent=2))
     if args.out and run.cells:
-        from .runtime.cell_output import write_cells
+        from .runtime.cell_output import cells_for_output, write_cells
 
         write_cells(args.out, cells_for_output(run), run_summary(problem, run, seed, timeout, args))
         print(f"wrote {args.out}", file=sys.stderr)
@@ -344,19 +344,6 @@ def cell_line(cell) -> str:
         parts.append(f"{rec['candidates']} candidates")
     parts.append("verified")
     return "  ".join(parts)
-
-
-def cells_for_output(run) -> list:
-    out = []
-    for cell in run.cells:
-        (g, img), = list(cell.images.items())[:1]
-        rec = dict(cell.record)
-        s = rec.get("surrogate", [])
-        caption = f"{cell.index:04d}" + (f"  {s[0]['value']:.1f} / {s[0]['true']:.1f}" if s else "")
-        phases = rec.get("images", {}).get(g, {}).get("phases")
-        out.append({"image": img, "labels": cell.labels[g], "record": rec, "caption": caption,
-                    "phases": list(phases) if phases else None})
-    return out
 
 
 def run_summary(problem, run, seed: int, timeout: float, args) -> dict:

@@ -259,8 +259,7 @@ def _cell_line(cell) -> str:
 
 
 def _write_images(folder: Path, problem, run, seed: int) -> None:
-    from .runtime.cell_output import write_cells
-    from .cli import cells_for_output
+    from .runtime.cell_output import cells_for_output, write_cells
 
     if run.cells:
         write_cells(folder, cells_for_output(run), {**run.summary(), "spec": str(problem.path), "seed": seed})

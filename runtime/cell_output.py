@@ -229,3 +229,18 @@ def _tint(labels: np.ndarray) -> np.ndarray:
     palette = np.array([(255, 255, 255)] + [grain_colour(r) for r in range(1, top + 1)] + [(200, 200, 200)],
                        dtype=np.uint8)
     return palette[np.where(labels == SLICE_GAP, top + 1, labels).astype(np.intp)]
+
+
+def cells_for_output(run) -> list:
+    """The cells of a sample run (runtime.sample.SampleRun) as write_cells takes them: the first
+    image of each, its labels, record, caption (surrogate value / true value) and phases."""
+    out = []
+    for cell in run.cells:
+        (g, img), = list(cell.images.items())[:1]
+        rec = dict(cell.record)
+        s = rec.get("surrogate", [])
+        caption = f"{cell.index:04d}" + (f"  {s[0]['value']:.1f} / {s[0]['true']:.1f}" if s else "")
+        phases = rec.get("images", {}).get(g, {}).get("phases")
+        out.append({"image": img, "labels": cell.labels[g], "record": rec, "caption": caption,
+                    "phases": list(phases) if phases else None})
+    return out

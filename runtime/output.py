@@ -31,6 +31,6 @@ def write_run(out: str | Path, problem, result, extra: dict | None = None) -> Pa
 
 
 def _version() -> str:
-    from .. import __version__
+    from ..core.version import VERSION
 
-    return __version__
+    return VERSION

@@ -146,17 +146,18 @@ class ServedWorker:
     solver libraries and caches stay loaded between jobs. `submit(job, timeout)` starts a
     job; `peek()` and `result()` answer as WorkerRun's do (a failure is a RawResult with
     ERROR or TIMEOUT, never an exception). A job past its time kills the process; the next
-    `submit` starts a fresh one. `close()` ends the process."""
+    `submit` starts a fresh one. `close()` ends the process. `new_session`: the process gets
+    its own session, so a Ctrl-C at the terminal reaches only the parent, which stops it."""
 
-    def __init__(self, backend: str = "solver", verbose: bool = False):
-        self.backend, self.verbose = backend, verbose
+    def __init__(self, backend: str = "solver", verbose: bool = False, new_session: bool = False):
+        self.backend, self.verbose, self.new_session = backend, verbose, new_session
         self._proc = None
         self._job = None      # (reader thread, deadline, start, box) of the running job
         self._outcome = None
 
     def _start(self) -> None:
         self._proc = subprocess.Popen(_command(self.verbose) + ["--serve"], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE)
+                                      stdout=subprocess.PIPE, start_new_session=self.new_session)
         self._proc.stdin.write(pickle.dumps([p for p in sys.path if isinstance(p, str)]))
         self._proc.stdin.flush()
 

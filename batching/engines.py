@@ -1,0 +1,221 @@
+"""Two ways to run a batch's tasks, one interface: `engine.run(payloads, on_result, contents)` calls
+`on_result(payload, reply, started)` in the caller's thread as each task finishes (`reply`:
+run_task's {"row", "files"}, `started`: time.perf_counter() when it was handed to an idle
+worker, None where that is not known) and
+returns when all are done (`contents`: sha256 -> bytes of the spec files, for an engine that
+ships them); `close()` stops what still runs (Ctrl-C).
+
+- `LocalPool(jobs)`: `jobs` worker processes (runtime.worker.ServedWorker, `python -m
+  pgen.runtime.worker_main --serve`) that stay up between tasks, so imports, checked specs
+  and lowered networks are reused. A worker that dies mid-task is restarted and the task
+  tried once more; a second death marks it failed with the exit code.
+- `DaskEngine(address or client)`: the tasks as Dask futures. Spec files travel once per
+  content hash (`client.scatter`) and are rebuilt on each worker under a folder named by the
+  spec's hash. Each task runs in a solver process of its Dask worker thread, started with
+  subprocess (which a daemonic Dask worker may do) and kept between tasks; a crash there is
+  retried once as on the local pool. A Dask worker that itself dies (a lost machine) is the
+  scheduler's to handle: its tasks are rescheduled up to `distributed.scheduler.allowed-failures`,
+  then failed (KilledWorker). Start workers
+  with one thread (`dask worker ADDRESS --nthreads 1 --nworkers J`), and give the scheduler
+  `distributed.scheduler.worker-saturation: 1.0` so that a dying worker holds only the task
+  it runs (with more queued there, they count as suspects too).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+from ..core.errors import PgenError
+
+POLL_SECONDS = 0.02
+CONNECT_SECONDS = 10.0
+HARD_LIMIT_FACTOR = 4.0  # a task's worker is stopped after this many times its time limit (+1 min)
+
+
+def hard_limit(payload: dict) -> float:
+    """Seconds after which a task's worker is stopped: the solvers keep their own time limits,
+    this only catches a hang."""
+    timeout = payload["options"].get("timeout") or payload.get("spec_timeout") or 60.0
+    return HARD_LIMIT_FACTOR * float(timeout) * max(int(payload["options"].get("count") or 1), 1) + 60.0
+
+
+def failed_reply(payload: dict, message: str, status: str = "failed") -> dict:
+    row = {"key": payload["key"], "run": payload["run"], "spec": payload["spec"],
+           "spec_hash": payload["spec_hash"], "options": payload["options"], "status": status,
+           "termination": "error" if status == "failed" else "timeout", "message": message,
+           "folder": f"tasks/{payload['key']}", "verified": 0}
+    return {"row": row, "files": {}}
+
+
+def reply_of(payload: dict, out, attempt: int):
+    """The reply of a task whose worker process answered `out` on try `attempt` (1 or 2), or
+    None when the process died on the first try and the task should run once more."""
+    from ..core.results import TIMEOUT, RawResult
+
+    if isinstance(out, RawResult):  # the worker process failed, not the task
+        if out.termination == TIMEOUT:
+            reply = failed_reply(payload, f"stopped after {hard_limit(payload):.0f} s: {out.message}", "unknown")
+        elif attempt == 1:
+            return None
+        else:
+            reply = failed_reply(payload, f"the worker died twice on this task: {out.message}")
+    else:
+        reply = out
+    reply["row"]["attempts"] = attempt
+    return reply
+
+
+class LocalPool:
+    name = "local"
+
+    def __init__(self, jobs: int = 1):
+        if jobs < 1:
+            raise PgenError("E050", f"--jobs must be at least 1, not {jobs}")
+        self.jobs = jobs
+        self._workers: list = []
+
+    def describe(self) -> str:
+        return f"local pool, {self.jobs} worker process{'es' if self.jobs != 1 else ''}"
+
+    def run(self, payloads: list, on_result, contents: dict | None = None) -> None:
+        from ..runtime.worker import ServedWorker
+        from .task import TaskJob
+
+        queue = deque(payloads)
+        self._workers = [ServedWorker("batch", new_session=True) for _ in range(min(self.jobs, len(payloads)))]
+        running: dict = {}  # worker index -> (payload, attempt, started)
+        while queue or running:
+            for i, worker in enumerate(self._workers):
+                if i not in running and queue:
+                    p = queue.popleft()
+                    worker.submit(TaskJob(p), hard_limit(p))
+                    running[i] = (p, 1, time.perf_counter())
+            for i, (p, attempt, started) in list(running.items()):
+                out = self._workers[i].peek()
+                if out is None:
+                    continue
+                del running[i]
+                reply = reply_of(p, out, attempt)
+                if reply is None:  # the worker died: once more, on a fresh process
+                    self._workers[i].submit(TaskJob(p), hard_limit(p))
+                    running[i] = (p, attempt + 1, started)
+                    continue
+                on_result(p, reply, started)
+            time.sleep(POLL_SECONDS)
+        self.close()
+
+    def close(self) -> None:
+        for w in self._workers:
+            if w.busy:
+                w.cancel()
+            else:
+                w.close()
+        self._workers = []
+
+
+class DaskEngine:
+    name = "dask"
+
+    def __init__(self, address: str | None = None, client=None):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise PgenError("E050", "--dask needs Dask distributed, which is not installed",
+                            hint='pip install "pgen[cluster]" (or: pip install "dask[distributed]")') from None
+        self._own = client is None
+        if client is None:
+            try:
+                client = Client(address, timeout=f"{CONNECT_SECONDS:.0f}s", set_as_default=False)
+            except (OSError, TimeoutError) as e:
+                raise PgenError("E050", f"cannot reach the Dask scheduler at `{address}` within "
+                                f"{CONNECT_SECONDS:.0f} s ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no answer'}); "
+                                "no task was started",
+                                hint="start one with `dask scheduler` and `dask worker ADDRESS`, or check the address") from None
+            except ValueError as e:
+                raise PgenError("E050", f"`{address}` is not a Dask scheduler address: {e}",
+                                hint="write it as tcp://HOST:8786") from None
+        self.client = client
+        self._futures: list = []
+
+    def describe(self) -> str:
+        info = self.client.scheduler_info()
+        workers = info.get("workers", {})
+        threads = sum(w.get("nthreads", 1) for w in workers.values())
+        return f"Dask at {self.client.scheduler.address}, {len(workers)} workers, {threads} threads"
+
+    def run(self, payloads: list, on_result, contents: dict | None = None) -> None:
+        from distributed import as_completed
+
+        contents = contents or {}
+        blobs: dict = {}
+        for p in payloads:
+            for rel, sha in p["files"].items():
+                if sha not in blobs:
+                    blobs[sha] = contents[sha] if sha in contents else (Path(p["root"]) / rel).read_bytes()
+        # a copy on every worker: data scattered to one worker dies with it, and its tasks with it
+        shared = dict(zip(blobs, self.client.scatter(list(blobs.values()), hash=False, broadcast=True))) \
+            if blobs else {}
+        by_future = {}
+        for p in payloads:
+            mine = {sha: shared[sha] for sha in p["files"].values()}
+            remote = {k: v for k, v in p.items() if k != "root"}
+            fut = self.client.submit(dask_task, remote, mine, key=f"pgen-{p['plan_hash'][:12]}-{p['key']}",
+                                     pure=False)
+            by_future[fut.key] = p
+            self._futures.append(fut)
+        for fut in as_completed(self._futures):
+            p = by_future[fut.key]
+            try:
+                reply = fut.result()  # its attempts are set on the worker
+            except Exception as e:  # KilledWorker: its workers died on it; or the task could not run
+                reply = failed_reply(p, f"{type(e).__name__}: {e}")
+                reply["row"]["attempts"] = None
+            fut.release()
+            on_result(p, reply, None)  # its time in the scheduler's queue is not its cost
+        self._futures = []
+        self.close()
+
+    def close(self) -> None:
+        if self._futures:
+            self.client.cancel(self._futures)
+            self._futures = []
+        if self._own:
+            self.client.close()
+
+
+_local = threading.local()
+
+
+def dask_task(payload: dict, blobs: dict) -> dict:
+    """On a Dask worker: rebuild the spec's files under a folder named by the spec's hash
+    (once per machine), then run the task in a solver process of this worker thread (kept
+    between tasks), as the local pool does: a crash takes that process, not the Dask worker
+    and the other tasks it holds, and the task is tried once more."""
+    from ..runtime.worker import ServedWorker
+    from .task import TaskJob
+
+    root = Path(tempfile.gettempdir()) / "pgen-specs" / payload["spec_hash"]
+    if not root.exists():
+        root.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{payload['spec_hash'][:12]}.", dir=root.parent))
+        for rel, sha in payload["files"].items():
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / rel).write_bytes(blobs[sha])
+        try:
+            os.replace(tmp, root)
+        except OSError:  # another task on this machine made it first
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+    if getattr(_local, "worker", None) is None:
+        _local.worker = ServedWorker("batch")
+    local = dict(payload, root=str(root))
+    for attempt in (1, 2):
+        _local.worker.submit(TaskJob(local), hard_limit(payload))
+        reply = reply_of(payload, _local.worker.result(), attempt)
+        if reply is not None:
+            return reply

@@ -1,0 +1,199 @@
+"""Drive a batch: claim the run folder for the plan, adopt what a crash left, run what is not
+recorded yet on an engine, and for each finished task write its folder (atomically) and then
+its row. Rerunning the same plan into the same folder resumes: recorded tasks are not run
+again (`redo` names statuses to run again, e.g. ("unknown", "failed")).
+
+Layout of OUT: index.sqlite (batching/index.py), tasks/KEY/ (the task's run folder as
+`pgenc solve --out` writes it, plus task.json = its row and log.txt), index.html (the gallery).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core.errors import PgenError
+from ..core.files import atomic_folder
+from .index import STATUSES, RunIndex
+from .plan import Plan
+
+
+@dataclass
+class BatchReport:
+    out: Path
+    planned: int
+    skipped: int                    # recorded before this run (resumed)
+    adopted: int                    # folders a crash left without a row, recorded now
+    counts: dict = field(default_factory=lambda: {s: 0 for s in STATUSES})  # this run's tasks
+    wall: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def ran(self) -> int:
+        return sum(self.counts.values())
+
+    def line(self) -> str:
+        done = ", ".join(f"{n} {s}" for s, n in self.counts.items())
+        head = "stopped" if self.interrupted else "done"
+        return (f"{head}: {self.ran} tasks run in {self.wall:.1f} s ({done})"
+                + (f"; {self.skipped} already recorded" if self.skipped else "")
+                + (f"; {self.adopted} adopted from their folders" if self.adopted else ""))
+
+
+def payloads(plan: Plan) -> list:
+    """Each task as plain data for a worker (local or remote). The spec files' contents stay
+    in the plan: `plan_contents(plan)` gives them to an engine that ships them."""
+    digest = plan.digest
+    return [{"key": t.key, "position": t.position, "run": t.run, "spec": t.spec,
+             "spec_rel": t.spec_files.spec, "spec_hash": t.spec_files.digest, "files": t.spec_files.files,
+             "root": str(t.spec_files.root), "options": t.options, "plan_hash": digest} for t in plan.tasks]
+
+
+def plan_contents(plan: Plan) -> dict:
+    """sha256 -> bytes of every file the plan's specs read, as they were hashed."""
+    out: dict = {}
+    for t in plan.tasks:
+        out.update(t.spec_files.contents)
+    return out
+
+
+def run_batch(plan: Plan, out: str | Path, engine, redo: tuple = (), progress: bool = True,
+              on_row=None) -> BatchReport:
+    from ..core.version import VERSION
+    from ..core.progress import Progress
+
+    start = time.perf_counter()
+    out = Path(out)
+    for s in redo:
+        if s not in STATUSES:
+            raise PgenError("E050", f"--redo takes statuses ({', '.join(STATUSES)}), not `{s}`")
+    index = RunIndex(out)
+    try:
+        index.claim(plan.digest, plan.source, VERSION)
+        adopted = _adopt(plan, out, index)
+        recorded = index.statuses()
+        todo = [p for p in payloads(plan) if p["key"] not in recorded or recorded[p["key"]] in redo]
+        report = BatchReport(out, len(plan.tasks), len(plan.tasks) - len(todo) - adopted, adopted)
+        bar = Progress(len(todo), "tasks", enabled=progress and bool(todo))
+
+        def on_result(payload, reply, started):
+            received = time.perf_counter()
+            row = dict(reply["row"], position=payload["position"])
+            _write_folder(out, payload["key"], reply["files"], row)
+            row["overhead_seconds"] = _overhead(row, started, received)
+            index.record(row)
+            report.counts[row["status"]] = report.counts.get(row["status"], 0) + 1
+            if on_row is not None:
+                on_row(row)
+            bar.update(1, " · ".join(f"{n} {s}" for s, n in report.counts.items() if n))
+
+        if todo:
+            try:
+                engine.run(todo, on_result, plan_contents(plan))
+            except KeyboardInterrupt:
+                engine.close()
+                report.interrupted = True
+            except BaseException:
+                engine.close()
+                raise
+        bar.close()
+        report.wall = time.perf_counter() - start
+        return report
+    finally:
+        index.close()
+
+
+def batch(plan, out: str | Path | None = None, client=None, jobs: int | None = None,
+          redo: tuple = (), progress: bool = False) -> "list[dict]":
+    """Run a batch plan (a TOML file's path, or a batching.plan.Plan) into the run folder `out`
+    (default: runs/ and the plan file's name) on a Dask `client`, or on a local pool of `jobs`
+    worker processes (default: the CPU count). Resumes a folder made by the same plan. Returns
+    the run index's rows in plan order (dicts; `pandas.DataFrame(rows)` makes a frame)."""
+    import os
+
+    from .engines import DaskEngine, LocalPool
+    from .plan import read_plan
+
+    if not isinstance(plan, Plan):
+        plan_path = Path(plan)
+        plan = read_plan(plan_path)
+        out = out if out is not None else Path("runs") / plan_path.stem
+    if out is None:
+        raise PgenError("E050", "give `out`, the run folder", hint='pgen.batch(plan, out="runs/lib")')
+    if client is not None and jobs is not None:
+        raise PgenError("E050", "`jobs` sizes the local pool; with a Dask client its workers decide")
+    engine = DaskEngine(client=client) if client is not None else LocalPool(jobs or os.cpu_count() or 1)
+    report = run_batch(plan, out, engine, redo=tuple(redo), progress=progress)
+    if report.interrupted:
+        raise KeyboardInterrupt
+    index = RunIndex(out, create=False)
+    try:
+        return index.rows()
+    finally:
+        index.close()
+
+
+def _overhead(row: dict, started, received: float) -> float:
+    """What a task cost beyond its solve: in the worker (load, check, encode, verify, files:
+    task_seconds - solve_seconds), the parent's folder and row, and for the local pool the
+    dispatch and transfer (`started` is None on Dask, where a task's wait in the scheduler's
+    queue is not the task's cost)."""
+    now = time.perf_counter()
+    task = row.get("task_seconds") or 0.0
+    cost = max(task - (row.get("solve_seconds") or 0.0), 0.0) + (now - received)
+    if started is not None:
+        cost += max(received - started - task, 0.0)
+    return round(cost, 4)
+
+
+def _write_folder(out: Path, key: str, files: dict, row: dict) -> None:
+    """tasks/KEY/ with the task's files and task.json (its row), in one rename."""
+    files = dict(files)
+    files["task.json"] = (json.dumps(row, indent=2, default=str) + "\n").encode()
+    with atomic_folder(out / "tasks" / key, "task folder") as tmp:
+        for name, data in files.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / name).write_bytes(data)
+
+
+def _adopt(plan: Plan, out: Path, index: RunIndex) -> int:
+    """Record folders that a crash left without a row (their task.json is the row); remove
+    half-made temporary folders. Returns how many rows were adopted."""
+    tasks = out / "tasks"
+    if not tasks.is_dir():
+        return 0
+    keys = {t.key for t in plan.tasks}
+    recorded = index.statuses()
+    adopted = 0
+    for folder in sorted(tasks.iterdir()):
+        if folder.name.startswith("."):  # atomic_folder's temporary: its rename never happened
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        if folder.name in recorded or folder.name not in keys:
+            continue
+        try:
+            row = json.loads((folder / "task.json").read_text())
+        except (OSError, ValueError):
+            shutil.rmtree(folder, ignore_errors=True)  # not a finished task's folder: run it again
+            continue
+        index.record(row)
+        adopted += 1
+    return adopted
+
+
+def print_rows(rows: list, stream=sys.stdout) -> None:
+    """A plain table of index rows (pgenc runs)."""
+    cols = [("key", 28), ("status", 10), ("termination", 11), ("objective", 11), ("error", 9),
+            ("solve_s", 8), ("attempts", 8)]
+    print("  ".join(f"{c:<{w}}" for c, w in cols), file=stream)
+    for r in rows:
+        cells = [r["key"], r["status"], r.get("termination") or "", _num(r.get("objective")), _num(r.get("error")),
+                 _num(r.get("solve_seconds")), str(r.get("attempts") or "")]
+        print("  ".join(f"{str(v)[:w]:<{w}}" for v, (_, w) in zip(cells, cols)), file=stream)
+
+
+def _num(v) -> str:
+    return "" if v is None else f"{v:.4g}"

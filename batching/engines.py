@@ -31,7 +31,7 @@ from pathlib import Path
 
 from ..core.errors import PgenError
 
-POLL_SECONDS = 0.02
+WAKE_SECONDS = 1.0  # the local pool's longest sleep between looks at its workers
 CONNECT_SECONDS = 10.0
 HARD_LIMIT_FACTOR = 4.0  # a task's worker is stopped after this many times its time limit (+1 min)
 
@@ -87,13 +87,16 @@ class LocalPool:
 
         queue = deque(payloads)
         self._workers = [ServedWorker("batch", new_session=True) for _ in range(min(self.jobs, len(payloads)))]
+        answered = threading.Event()  # set by a worker's reader thread when its answer is in
         running: dict = {}  # worker index -> (payload, attempt, started)
         while queue or running:
             for i, worker in enumerate(self._workers):
                 if i not in running and queue:
                     p = queue.popleft()
-                    worker.submit(TaskJob(p), hard_limit(p))
+                    worker.submit(TaskJob(p), hard_limit(p), notify=answered)
                     running[i] = (p, 1, time.perf_counter())
+            answered.wait(WAKE_SECONDS)  # a hung worker is found by peek() at its deadline
+            answered.clear()
             for i, (p, attempt, started) in list(running.items()):
                 out = self._workers[i].peek()
                 if out is None:
@@ -101,11 +104,10 @@ class LocalPool:
                 del running[i]
                 reply = reply_of(p, out, attempt)
                 if reply is None:  # the worker died: once more, on a fresh process
-                    self._workers[i].submit(TaskJob(p), hard_limit(p))
+                    self._workers[i].submit(TaskJob(p), hard_limit(p), notify=answered)
                     running[i] = (p, attempt + 1, started)
                     continue
                 on_result(p, reply, started)
-            time.sleep(POLL_SECONDS)
         self.close()
 
     def close(self) -> None:

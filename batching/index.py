@@ -50,7 +50,8 @@ class RunIndex:
             self.out.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=30.0)
             self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")  # a row reported written survives power loss
+            # WAL + NORMAL: a committed row survives the process being killed (not a power cut)
+            self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
             self.db.execute("CREATE TABLE IF NOT EXISTS tasks ("
                             + ", ".join(f"{c} {t}" for c, t in COLUMNS) + ")")

@@ -128,13 +128,13 @@ def _interval(problem):
 
 
 def _design(problem, options: dict, row: dict, log: list) -> dict:
-    """Any other spec: one verified solve, the run folder of `pgenc solve --out`, and a plot
+    """Any other spec: one verified solve on one core, the run folder of `pgenc solve --out`, and a plot
     of the network's output beside its target when the spec is `minimize norm1(net(x) - t)`."""
     from ..core.results import Termination
     from ..runtime.output import write_run
 
     result = problem.solve(backend=options.get("backend") or None, timeout=options.get("timeout"),
-                           seed=int(options["seed"]))
+                           seed=int(options["seed"]), cores=1)
     log.append(result.summary())
     log.extend(f"note: {n}" for n in result.stats.get("notes", []))
     if result.has_solution:

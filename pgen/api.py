@@ -113,7 +113,9 @@ class Problem:
 
     def solve(self, backend: Optional[str] = None, timeout: Optional[float] = None,
               seed: Optional[int] = None, tolerance: Optional[float] = None, verbose: bool = False,
-              progress: bool = False):
+              progress: bool = False, cores: int = 2):
+        """`cores`: 2 (default) runs the in-process search beside the exact backend; 1 one
+        after the other (what a batch task does, so that J tasks use J cores)."""
         from .runtime.solve import solve
 
         if self.checked.grids:  # exact `no holes`, draws and the grid verifier live in sample()
@@ -128,7 +130,7 @@ class Problem:
                          timeout=timeout if timeout is not None else opts.get("timeout", 60.0),
                          seed=seed if seed is not None else opts.get("seed", 0),
                          tolerance=tolerance if tolerance is not None else opts.get("tolerance", DEFAULT_TOLERANCE),
-                         verbose=verbose, progress=progress)
+                         verbose=verbose, progress=progress, cores=cores)
         except PgenError as e:
             raise e.located(self.path, self.text)
 

@@ -9,7 +9,8 @@ Order (DESIGN.md "Strategies"):
 2. the in-process search (input branch and bound) on one core while the exact backend
    runs in its worker on the other; the exact backend joins after a short slice in which
    the search runs alone (most cases end there, before the exact model is even built);
-   the first member to decide wins and the other is stopped;
+   the first member to decide wins and the other is stopped; with `cores=1` (a batch
+   task) the search is stopped when that slice ends and the exact backend runs alone;
 3. with no search member, the exact backend alone, with all the time.
 
 Every candidate solution, from any member, goes through `runtime.verify` before it is
@@ -32,8 +33,9 @@ SEARCH_ALONE_SECONDS = 2.0
 
 
 def run_portfolio(problem, members: list, timeout: float, seed: int, tolerance: float,
-                  verbose: bool = False, progress: bool = False, notes: list = ()) -> Result:
-    """`notes`: what the caller has to say in the result (members skipped, and why)."""
+                  verbose: bool = False, progress: bool = False, notes: list = (), cores: int = 2) -> Result:
+    """`notes`: what the caller has to say in the result (members skipped, and why).
+    `cores`: 1 never runs the search and the exact backend at the same time."""
     start = time.perf_counter()
     deadline = start + timeout
     quick = [m for m in members if m.in_process and m.quick]
@@ -132,6 +134,8 @@ def run_portfolio(problem, members: list, timeout: float, seed: int, tolerance: 
         if not runs:
             if time.perf_counter() < alone_until:
                 return False
+            if cores < 2:
+                return True  # one core: the search stops here and the exact backend runs alone
             start_background()
         for m, run in runs:
             out = run.poll()

@@ -165,7 +165,9 @@ class ServedWorker:
     def busy(self) -> bool:
         return self._job is not None and self._outcome is None
 
-    def submit(self, job, timeout: float) -> None:
+    def submit(self, job, timeout: float, notify: threading.Event | None = None) -> None:
+        """`notify` is set when the job's answer (or the worker's end) has arrived, so that a
+        caller waiting on several workers need not poll."""
         self._outcome = None
         start = time.perf_counter()
         try:
@@ -176,6 +178,8 @@ class ServedWorker:
             self._job = (None, 0.0, start, {})
             self._outcome = RawResult(ERROR, wall=0.0, backend=self.backend,
                                       message=f"the job could not be sent to the {self.backend} worker: {e}")
+            if notify is not None:
+                notify.set()
             return
         box: dict = {}
         proc = self._proc
@@ -189,6 +193,10 @@ class ServedWorker:
                     box["reply"] = proc.stdout.read(int.from_bytes(head, "little"))
             except (OSError, ValueError):
                 pass  # the worker died: no reply
+            finally:
+                box["done"] = True  # before the thread ends: peek() may look at once
+                if notify is not None:
+                    notify.set()
 
         reader = threading.Thread(target=talk, daemon=True)
         reader.start()
@@ -196,8 +204,8 @@ class ServedWorker:
 
     def peek(self):
         if self._outcome is None and self._job is not None:
-            reader, deadline, _, _ = self._job
-            if not reader.is_alive() or time.perf_counter() >= deadline:
+            reader, deadline, _, box = self._job
+            if box.get("done") or not reader.is_alive() or time.perf_counter() >= deadline:
                 self._settle()
         return self._outcome
 
@@ -211,6 +219,8 @@ class ServedWorker:
     def _settle(self) -> None:
         reader, _, start, box = self._job
         wall = time.perf_counter() - start
+        if box.get("done"):
+            reader.join()  # it has nothing left to do
         if reader.is_alive():  # past its time: the process goes, the next job gets a fresh one
             self._kill()
             reader.join()

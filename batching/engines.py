@@ -11,7 +11,7 @@ ships them); `close()` stops what still runs (Ctrl-C).
   tried once more; a second death marks it failed with the exit code.
 - `DaskEngine(address or client)`: the tasks as Dask futures. Spec files travel once per
   content hash (`client.scatter`) and are rebuilt on each worker under a folder named by the
-  spec's hash. Each task runs in a solver process of its Dask worker thread, started with
+  spec's hash; the client's cached neuron bounds (`pgenc bounds`) go with them. Each task runs in a solver process of its Dask worker thread, started with
   subprocess (which a daemonic Dask worker may do) and kept between tasks; a crash there is
   retried once as on the local pool. A Dask worker that itself dies (a lost machine) is the
   scheduler's to handle: its tasks are rescheduled up to `distributed.scheduler.allowed-failures`,
@@ -22,25 +22,29 @@ ships them); `close()` stops what still runs (Ctrl-C).
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import threading
 import time
 from collections import deque
 from pathlib import Path
 
 from ..core.errors import PgenError
+from ..core.files import atomic_write_bytes
 
 WAKE_SECONDS = 1.0  # the local pool's longest sleep between looks at its workers
 CONNECT_SECONDS = 10.0
-HARD_LIMIT_FACTOR = 4.0  # a task's worker is stopped after this many times its time limit (+1 min)
+HARD_LIMIT_FACTOR = 2.0  # a task's worker is stopped after this many times its time limit (+2 min)
+DEFAULT_TIMEOUT = 60.0   # seconds, for a spec that names none (as `pgenc solve`)
 
 
 def hard_limit(payload: dict) -> float:
-    """Seconds after which a task's worker is stopped: the solvers keep their own time limits,
-    this only catches a hang."""
-    timeout = payload["options"].get("timeout") or payload.get("spec_timeout") or 60.0
-    return HARD_LIMIT_FACTOR * float(timeout) * max(int(payload["options"].get("count") or 1), 1) + 60.0
+    """Seconds after which a task's worker is stopped: the solvers keep their own time limits
+    (a porous task: up to 3 x count + 10 draws of `timeout` each, as runtime.sample does; any
+    other: one solve), this only catches a hang."""
+    options = payload["options"]
+    timeout = float(options.get("timeout") or payload.get("spec_timeout") or DEFAULT_TIMEOUT)
+    if payload.get("images"):
+        return HARD_LIMIT_FACTOR * (3 * max(int(options.get("count") or 1), 1) + 10) * timeout + 120.0
+    return HARD_LIMIT_FACTOR * timeout + 120.0
 
 
 def failed_reply(payload: dict, message: str, status: str = "failed") -> dict:
@@ -153,20 +157,19 @@ class DaskEngine:
         from distributed import as_completed
 
         contents = contents or {}
-        blobs: dict = {}
-        for p in payloads:
-            for rel, sha in p["files"].items():
-                if sha not in blobs:
-                    blobs[sha] = contents[sha] if sha in contents else (Path(p["root"]) / rel).read_bytes()
+        blobs = {sha: contents[sha] if sha in contents else (Path(p["root"]) / rel).read_bytes()
+                 for p in payloads for rel, sha in p["files"].items()}
         # a copy on every worker: data scattered to one worker dies with it, and its tasks with it
         shared = dict(zip(blobs, self.client.scatter(list(blobs.values()), hash=False, broadcast=True))) \
             if blobs else {}
+        bounds = bound_entries()
+        bounds_future = self.client.scatter(bounds, hash=False, broadcast=True) if bounds else None
         by_future = {}
         for p in payloads:
             mine = {sha: shared[sha] for sha in p["files"].values()}
             remote = {k: v for k, v in p.items() if k != "root"}
-            fut = self.client.submit(dask_task, remote, mine, key=f"pgen-{p['plan_hash'][:12]}-{p['key']}",
-                                     pure=False)
+            fut = self.client.submit(dask_task, remote, mine, bounds_future,
+                                     key=f"pgen-{p['plan_hash'][:12]}-{p['key']}", pure=False)
             by_future[fut.key] = p
             self._futures.append(fut)
         for fut in as_completed(self._futures):
@@ -190,29 +193,53 @@ class DaskEngine:
 
 
 _local = threading.local()
+BOUNDS_SHIPPED_MAX = 64 * 2**20  # bytes of cached neuron bounds sent to a cluster's workers
 
 
-def dask_task(payload: dict, blobs: dict) -> dict:
+def bound_entries() -> dict:
+    """The client's cached neuron bounds (compiler/bound_cache.py: content-addressed .npz
+    files), name -> bytes, up to BOUNDS_SHIPPED_MAX: what `pgenc bounds` computed here is
+    read on every worker instead of being computed again."""
+    from ..compiler.bound_cache import cache_dir
+
+    out, total = {}, 0
+    folder = cache_dir()
+    for path in sorted(folder.glob("*.npz")) if folder.is_dir() else []:
+        size = path.stat().st_size
+        if total + size > BOUNDS_SHIPPED_MAX:
+            break
+        out[path.name] = path.read_bytes()
+        total += size
+    return out
+
+
+def _install_bounds(bounds: dict) -> None:
+    """Write the shipped bound entries this machine's cache lacks (same name = same content)."""
+    from ..compiler.bound_cache import cache_dir
+
+    if getattr(_local, "bounds_done", False):
+        return
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in bounds.items():
+        if not (folder / name).exists():
+            atomic_write_bytes(folder / name, data)
+    _local.bounds_done = True
+
+
+def dask_task(payload: dict, blobs: dict, bounds: dict | None = None) -> dict:
     """On a Dask worker: rebuild the spec's files under a folder named by the spec's hash
-    (once per machine), then run the task in a solver process of this worker thread (kept
-    between tasks), as the local pool does: a crash takes that process, not the Dask worker
-    and the other tasks it holds, and the task is tried once more."""
+    (once per machine) and the client's cached neuron bounds, then run the task in a solver
+    process of this worker thread (kept between tasks), as the local pool does: a crash takes
+    that process, not the Dask worker and the other tasks it holds, and the task is tried
+    once more."""
     from ..runtime.worker import ServedWorker
+    from .plan import materialise
     from .task import TaskJob
 
-    root = Path(tempfile.gettempdir()) / "pgen-specs" / payload["spec_hash"]
-    if not root.exists():
-        root.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{payload['spec_hash'][:12]}.", dir=root.parent))
-        for rel, sha in payload["files"].items():
-            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-            (tmp / rel).write_bytes(blobs[sha])
-        try:
-            os.replace(tmp, root)
-        except OSError:  # another task on this machine made it first
-            import shutil
-
-            shutil.rmtree(tmp, ignore_errors=True)
+    if bounds:
+        _install_bounds(bounds)
+    root = materialise(payload["spec_hash"], payload["files"], blobs)
     if getattr(_local, "worker", None) is None:
         _local.worker = ServedWorker("batch")
     local = dict(payload, root=str(root))

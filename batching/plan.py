@@ -49,6 +49,8 @@ class SpecFiles:
     files: dict                 # relative path -> sha256 (the spec included)
     digest: str                 # sha256 over all of them: the spec's identity
     contents: dict = field(default_factory=dict, repr=False, compare=False)  # sha256 -> bytes, as hashed
+    timeout: float | None = None  # the spec's own `solve timeout` (seconds; per draw for images)
+    images: bool = False          # a porous spec (it declares an `image`): its tasks sample
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,7 @@ def _run_tasks(run: dict, index: int, base: Path, where: _Locator, start: int) -
     for c in cases:
         if c is not None and (not isinstance(c, dict) or not all(_number_or_list(v) for v in c.values())):
             raise where.error("each case is a table of param values (numbers or lists of numbers)", "cases")
+    labels = _case_labels(cases)
     tasks = []
     for ci, case in enumerate(cases):
         for target in targets:
@@ -207,7 +210,7 @@ def _run_tasks(run: dict, index: int, base: Path, where: _Locator, start: int) -
                     if target is not None:
                         key += f"-t{target['row']:04d}"
                     if len(cases) > 1:
-                        key += f"-c{ci:02d}"
+                        key += labels[ci]
                     if len(backends) > 1:
                         key += f"-{backend}"
                     options = {"seed": seed, "backend": backend, "timeout": timeout, "count": count,
@@ -216,6 +219,19 @@ def _run_tasks(run: dict, index: int, base: Path, where: _Locator, start: int) -
                                           if target is not None else None)}
                     tasks.append(Task(key, start + len(tasks), name, run["spec"], files, options))
     return tasks
+
+
+def _case_labels(cases: list) -> list:
+    """Key suffixes that say a case's values (`-lo50-hi60`), or its number (`-c01`) where
+    they would be long or not distinct."""
+    labels = []
+    for ci, case in enumerate(cases):
+        parts = [f"{k}{v:g}" for k, v in (case or {}).items() if isinstance(v, (int, float))]
+        label = "-" + "-".join(parts) if parts and len(parts) == len(case or {}) else ""
+        labels.append(label if re.fullmatch(r"-[A-Za-z0-9_.-]{1,40}", label) else f"-c{ci:02d}")
+    if len(set(labels)) != len(labels):
+        labels = [f"-c{ci:02d}" for ci in range(len(cases))]
+    return labels
 
 
 def _number_or_list(v) -> bool:
@@ -283,27 +299,19 @@ def read_rows(path: Path, name: str, where: _Locator) -> list:
     for lineno, line in enumerate(path.read_text().splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        cells = line.split(",")
-        try:
-            values = [float(c) for c in cells]
-        except ValueError:
-            bad = next(c for c in cells if not _is_float(c))
-            raise where.error(f"{name}:{lineno}: `{bad.strip()}` is not a number", name,
-                              hint="target rows are numbers only (no header row)") from None
+        values = []
+        for cell in line.split(","):
+            try:
+                values.append(float(cell))
+            except ValueError:
+                raise where.error(f"{name}:{lineno}: `{cell.strip()}` is not a number", name,
+                                  hint="target rows are numbers only (no header row)") from None
         if not all(np.isfinite(values)):
             raise where.error(f"{name}:{lineno}: holds NaN or infinity", name)
         rows.append(np.asarray(values))
     if not rows:
         raise where.error(f"target file `{name}` has no rows", name)
     return rows
-
-
-def _is_float(c: str) -> bool:
-    try:
-        float(c)
-        return True
-    except ValueError:
-        return False
 
 
 def spec_files(spec_path: Path) -> SpecFiles:
@@ -330,8 +338,15 @@ def spec_files(spec_path: Path) -> SpecFiles:
     shas = {p: hashlib.sha256(data).hexdigest() for p, data in contents.items()}
     files = {str(p.relative_to(root)): shas[p] for p in paths}
     digest = hashlib.sha256(json.dumps(sorted(files.items())).encode()).hexdigest()
+    from ..dsl import ast as A
+
+    timeout = None
+    for stmt in ast.stmts:
+        if isinstance(stmt, A.SolveOptions):
+            timeout = next((float(v) for k, v in stmt.options if k == "timeout" and isinstance(v, (int, float))), timeout)
+    images = any(isinstance(stmt, A.ImageDecl) for stmt in ast.stmts)
     return SpecFiles(root, str(spec_path.relative_to(root)), files, digest,
-                     {shas[p]: data for p, data in contents.items()})
+                     {shas[p]: data for p, data in contents.items()}, timeout, images)
 
 
 def _ast_paths(node) -> list:
@@ -355,3 +370,27 @@ def _common_folder(folders: list) -> str:
     import os
 
     return os.path.commonpath([str(f) for f in folders])
+
+
+def materialise(digest: str, files: dict, contents: dict) -> Path:
+    """The spec's tree rebuilt from its contents under TMPDIR/pgen-specs/DIGEST (once per
+    machine; the name is the content's hash, so an existing one is the same): what every task
+    of the batch reads, on any engine, so that a file edited while a batch runs changes
+    nothing in it. `files`: relative path -> sha256; `contents`: sha256 -> bytes."""
+    import os
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.gettempdir()) / "pgen-specs" / digest
+    if root.is_dir():
+        return root
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}.", dir=root.parent))
+    for rel, sha in files.items():
+        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / rel).write_bytes(contents[sha])
+    try:
+        os.replace(tmp, root)
+    except OSError:  # another process made it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return root

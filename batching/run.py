@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import PgenError
 from ..core.files import atomic_folder
 from .index import STATUSES, RunIndex
-from .plan import Plan
+from .plan import Plan, materialise
 
 
 @dataclass
@@ -44,12 +47,35 @@ class BatchReport:
 
 
 def payloads(plan: Plan) -> list:
-    """Each task as plain data for a worker (local or remote). The spec files' contents stay
-    in the plan: `plan_contents(plan)` gives them to an engine that ships them."""
+    """Each task as plain data for a worker (local or remote); `root` is the spec's tree
+    rebuilt from the hashed contents (plan.materialise), which the local pool reads. The
+    contents stay in the plan: `plan_contents(plan)` gives them to an engine that ships them."""
     digest = plan.digest
+    roots = {t.spec_files.digest: materialise(t.spec_files.digest, t.spec_files.files, t.spec_files.contents)
+             for t in plan.tasks}
     return [{"key": t.key, "position": t.position, "run": t.run, "spec": t.spec,
              "spec_rel": t.spec_files.spec, "spec_hash": t.spec_files.digest, "files": t.spec_files.files,
-             "root": str(t.spec_files.root), "options": t.options, "plan_hash": digest} for t in plan.tasks]
+             "root": str(roots[t.spec_files.digest]), "options": t.options, "plan_hash": digest,
+             "spec_timeout": t.spec_files.timeout, "images": t.spec_files.images} for t in plan.tasks]
+
+
+def precheck(plan: Plan) -> None:
+    """Check each run's spec once, with its first task's param values, before anything
+    starts: a spec error is one located error, not a failed row per task."""
+    from ..api import load
+
+    seen = set()
+    for t in plan.tasks:
+        if t.run not in seen:
+            seen.add(t.run)
+            f = t.spec_files
+            root = materialise(f.digest, f.files, f.contents)
+            try:
+                load(root / f.spec, params=t.options.get("params") or {})
+            except PgenError as e:  # name the user's file, not the copy
+                if e.filename == str(root / f.spec):
+                    e.filename = str(f.root / f.spec)
+                raise
 
 
 def plan_contents(plan: Plan) -> dict:
@@ -70,6 +96,7 @@ def run_batch(plan: Plan, out: str | Path, engine, redo: tuple = (), progress: b
     for s in redo:
         if s not in STATUSES:
             raise PgenError("E050", f"--redo takes statuses ({', '.join(STATUSES)}), not `{s}`")
+    precheck(plan)
     index = RunIndex(out)
     try:
         index.claim(plan.digest, plan.source, VERSION)
@@ -82,9 +109,14 @@ def run_batch(plan: Plan, out: str | Path, engine, redo: tuple = (), progress: b
         def on_result(payload, reply, started):
             received = time.perf_counter()
             row = dict(reply["row"], position=payload["position"])
-            _write_folder(out, payload["key"], reply["files"], row)
-            row["overhead_seconds"] = _overhead(row, started, received)
-            index.record(row)
+            with _no_interrupt():  # a Ctrl-C waits until the folder and its row are both written
+                try:
+                    _write_folder(out, payload["key"], reply["files"], row)
+                except PgenError as e:  # a full disk: what is recorded stays, the rest waits
+                    e.hint = "free disk space, then rerun the same command: it resumes where this stopped"
+                    raise
+                row["overhead_seconds"] = _overhead(row, started, received)
+                index.record(row)
             report.counts[row["status"]] = report.counts.get(row["status"], 0) + 1
             if on_row is not None:
                 on_row(row)
@@ -134,6 +166,19 @@ def batch(plan, out: str | Path | None = None, client=None, jobs: int | None = N
         return index.rows()
     finally:
         index.close()
+
+
+@contextmanager
+def _no_interrupt():
+    """SIGINT held back (delivered at the end) in the main thread; elsewhere nothing to do."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _overhead(row: dict, started, received: float) -> float:

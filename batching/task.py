@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -50,9 +49,9 @@ def run_task(payload: dict, root: str | Path) -> dict:
             files = _images(problem, options, row, log)
         else:
             files = _design(problem, options, row, log)
-    except PgenError as e:
+    except PgenError as e:  # located in the batch's copy of the spec's tree: name it as the plan does
         files = {}
-        row.update(status="failed", termination="error", message=str(e))
+        row.update(status="failed", termination="error", message=str(e).replace(f"{Path(root)}/", ""))
     except Exception as e:  # a bug, not the user's input: the row keeps the traceback's end
         files = {}
         row.update(status="failed", termination="error",
@@ -81,7 +80,7 @@ def _problem(spec_path: Path, spec_hash: str, params: dict):
 
 def _images(problem, options: dict, row: dict, log: list) -> dict:
     """A porous spec: `count` verified images, the run folder of `pgenc solve --out`."""
-    from ..runtime.cell_output import cells_for_output, write_cells
+    from ..runtime.cell_output import cell_files, cells_for_output
     from ..runtime.sample import DEFAULT_DRAW_TIMEOUT
 
     opts = problem.options
@@ -110,9 +109,7 @@ def _images(problem, options: dict, row: dict, log: list) -> dict:
     if not run.cells:
         return {}
     summary = {**run.summary(), "spec": row["spec"], "seed": int(options["seed"]), "timeout_per_draw": timeout}
-    with tempfile.TemporaryDirectory(prefix="pgen-task-") as tmp:
-        write_cells(Path(tmp) / "cells", cells_for_output(run), summary)
-        return _read_folder(Path(tmp) / "cells")
+    return cell_files(cells_for_output(run), summary)
 
 
 def _interval(problem):
@@ -131,7 +128,7 @@ def _design(problem, options: dict, row: dict, log: list) -> dict:
     """Any other spec: one verified solve on one core, the run folder of `pgenc solve --out`, and a plot
     of the network's output beside its target when the spec is `minimize norm1(net(x) - t)`."""
     from ..core.results import Termination
-    from ..runtime.output import write_run
+    from ..runtime.output import run_files
 
     result = problem.solve(backend=options.get("backend") or None, timeout=options.get("timeout"),
                            seed=int(options["seed"]), cores=1)
@@ -152,10 +149,7 @@ def _design(problem, options: dict, row: dict, log: list) -> dict:
     values = {k: np.asarray(v) for k, v in result.values.items()}
     if sum(v.size for v in values.values()) <= DESIGN_MAX_ENTRIES:
         row["design"] = {k: v.tolist() for k, v in values.items()}
-    files = {}
-    with tempfile.TemporaryDirectory(prefix="pgen-task-") as tmp:
-        write_run(Path(tmp) / "run", problem, result, extra={"params": options.get("params") or {}})
-        files.update(_read_folder(Path(tmp) / "run"))
+    files = run_files(problem, result, extra={"params": options.get("params") or {}})
     plot = _output_plot(problem, values)
     if plot is not None:
         files["output.png"] = plot
@@ -176,10 +170,6 @@ def _output_plot(problem, values: dict):
     target = np.broadcast_to(np.asarray(obj.target, np.float64).reshape(-1), out.shape)
     return design_plot({"network output": out.tolist(), "target": target.tolist()},
                        title=Path(problem.path or "").stem, xlabel="output index")
-
-
-def _read_folder(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _plain(value):

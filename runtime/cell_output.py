@@ -19,6 +19,7 @@ record is checked and converted before anything is written.
 from __future__ import annotations
 
 import colorsys
+import io
 import json
 import math
 from pathlib import Path
@@ -43,6 +44,20 @@ def write_cells(out: str | Path, cells: list[dict], summary: dict, overwrite_ok:
     and `summary`. Raises ValueError/TypeError for malformed cells or records (before anything
     is written) and PgenError E040 when `out` cannot be written or exists and not `overwrite_ok`."""
     out = Path(out)
+    files = cell_files(cells, summary)
+    if out.exists() and not overwrite_ok:
+        raise PgenError("E040", f"the output folder `{out}` exists",
+                        hint="choose a new folder, or allow overwriting it")
+    with atomic_folder(out, "output folder") as tmp:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+    return out
+
+
+def cell_files(cells: list[dict], summary: dict) -> dict:
+    """The files of a run folder for `cells` and `summary`, name -> bytes, in memory (a batch
+    task sends them to the process that writes its folder): NNNN.png, NNNN.npy (labels),
+    NNNN.json (record), contact_sheet.png, summary.json. Same errors as write_cells."""
     checked = [_checked_cell(k, cell) for k, cell in enumerate(cells, start=1)]
     if len(checked) > MAX_CELLS:
         raise ValueError(f"at most {MAX_CELLS} cells fit 4-digit names, got {len(checked)}")
@@ -55,21 +70,24 @@ def write_cells(out: str | Path, cells: list[dict], summary: dict, overwrite_ok:
         if key in summary_json:
             raise ValueError(f"summary: `{key}` is reserved for the file names write_cells adds")
     summary_json.update(images=[f"{name}.png" for name in names], contact_sheet=sheet_name)
-    record_texts = [json.dumps(r, indent=2, allow_nan=False) + "\n" for r in records]
-    summary_text = json.dumps(summary_json, indent=2, allow_nan=False) + "\n"
+    texts = [(json.dumps(r, indent=2, allow_nan=False) + "\n").encode() for r in records]  # all checked first
+    files = {}
+    for name, (image, labels, _, _), text, cell in zip(names, checked, texts, cells):
+        files[f"{name}.png"] = _png_bytes(_png(image, cell.get("phases")))
+        buf = io.BytesIO()
+        np.save(buf, labels)
+        files[f"{name}.npy"] = buf.getvalue()
+        files[f"{name}.json"] = text
+    if checked:
+        files[sheet_name] = _png_bytes(contact_sheet([(_view(labels), caption) for _, labels, _, caption in checked]))
+    files["summary.json"] = (json.dumps(summary_json, indent=2, allow_nan=False) + "\n").encode()
+    return files
 
-    if out.exists() and not overwrite_ok:
-        raise PgenError("E040", f"the output folder `{out}` exists",
-                        hint="choose a new folder, or allow overwriting it")
-    with atomic_folder(out, "output folder") as tmp:
-        for name, (image, labels, record, _), text, cell in zip(names, checked, record_texts, cells):
-            _png(image, cell.get("phases")).save(tmp / f"{name}.png")
-            np.save(tmp / f"{name}.npy", labels)
-            (tmp / f"{name}.json").write_text(text)
-        if checked:
-            contact_sheet([(_view(labels), caption) for _, labels, _, caption in checked]).save(tmp / sheet_name)
-        (tmp / "summary.json").write_text(summary_text)
-    return out
+
+def _png_bytes(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def contact_sheet(tiles: list[tuple[np.ndarray, str]]) -> Image.Image:

@@ -50,6 +50,17 @@ def plan_folder(tmp_path):
     return write_plan(tmp_path / "plan")
 
 
+def rows_of(out) -> list:
+    """The run index's rows, in plan order."""
+    from pgen.batching.index import RunIndex
+
+    index = RunIndex(out, create=False)
+    try:
+        return index.rows()
+    finally:
+        index.close()
+
+
 def pgenc(*args, cwd=None, env=None, timeout=300):
     """Run the CLI as a user does (a fresh process); returns the CompletedProcess."""
     return subprocess.run([sys.executable, "-m", "pgen.cli", *map(str, args)], cwd=cwd, capture_output=True,

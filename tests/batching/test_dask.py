@@ -9,11 +9,10 @@ import pytest
 
 import pgen
 from pgen.batching.engines import LocalPool
-from pgen.batching.index import RunIndex
 from pgen.batching.plan import read_plan
 from pgen.batching.run import run_batch
 
-from .conftest import comparable, folder_contents, write_plan
+from .conftest import comparable, folder_contents, rows_of, write_plan
 
 distributed = pytest.importorskip("distributed")
 
@@ -24,25 +23,23 @@ def crash_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def cluster(crash_dir):
+def worker_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("worker-cache")
+
+
+@pytest.fixture(scope="module")
+def cluster(crash_dir, worker_cache):
     import dask
 
     # the fault injection (batching/task.py) is in the workers' environment from their start
     # (their solver processes inherit it); the scheduler as a user should configure it
-    env = {"PGEN_TEST_CRASH_KEY": "crashy-s0002", "PGEN_TEST_CRASH_TIMES": "9", "PGEN_TEST_CRASH_DIR": str(crash_dir)}
+    env = {"PGEN_TEST_CRASH_KEY": "crashy-s0002", "PGEN_TEST_CRASH_TIMES": "9", "PGEN_TEST_CRASH_DIR": str(crash_dir),
+           "PGEN_CACHE_DIR": str(worker_cache)}  # a machine of its own, as far as bounds go
     with dask.config.set({"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0}):
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                       dashboard_address=None, env=env) as lc:
             with distributed.Client(lc) as client:
                 yield client
-
-
-def rows_of(out):
-    index = RunIndex(out, create=False)
-    try:
-        return index.rows()
-    finally:
-        index.close()
 
 
 def test_dask_gives_the_same_index_as_the_local_pool(cluster, tmp_path):
@@ -81,3 +78,16 @@ def test_dask_crash_is_retried_once_then_failed(cluster, crash_dir, tmp_path, na
         assert "the worker died twice" in bad["message"] and "-9" in bad["message"]
     assert all(r["status"] == "verified" and r["attempts"] == 1 for k, r in rows.items() if k != bad["key"])
     assert set(cluster.scheduler_info()["workers"]) == workers  # no Dask worker died
+
+
+def test_cached_bounds_travel_to_the_workers(cluster, worker_cache, tmp_path, monkeypatch):
+    """What `pgenc bounds` cached on the client is written into each worker machine's cache."""
+    client_cache = tmp_path / "client-cache"
+    (client_cache / "bounds").mkdir(parents=True)
+    entry = b"PK\x05\x06" + bytes(18)  # an (empty) npz: the name is its content's key
+    (client_cache / "bounds" / "0123abcd.npz").write_bytes(entry)
+    monkeypatch.setenv("PGEN_CACHE_DIR", str(client_cache))
+    plan = write_plan(tmp_path / "plan", cells=2)
+    rows = pgen.batch(read_plan(plan), out=tmp_path / "out", client=cluster)
+    assert all(r["status"] == "verified" for r in rows)
+    assert (worker_cache / "bounds" / "0123abcd.npz").read_bytes() == entry

@@ -17,20 +17,11 @@ import pytest
 
 import pgen
 from pgen.batching.engines import LocalPool
-from pgen.batching.index import RunIndex
 from pgen.batching.plan import read_plan
 from pgen.batching.run import run_batch
 from pgen.core.errors import PgenError
 
-from .conftest import INFEASIBLE_LP, comparable, folder_contents, pgenc, write_plan
-
-
-def rows_of(out):
-    index = RunIndex(out, create=False)
-    try:
-        return index.rows()
-    finally:
-        index.close()
+from .conftest import INFEASIBLE_LP, comparable, folder_contents, pgenc, rows_of, write_plan
 
 
 def test_batch_equals_direct_solves(plan_folder, tmp_path):
@@ -38,7 +29,7 @@ def test_batch_equals_direct_solves(plan_folder, tmp_path):
     report = run_batch(read_plan(plan_folder), out, LocalPool(2), progress=False)
     assert report.counts == {"verified": 8, "infeasible": 0, "unknown": 0, "failed": 0}
     rows = rows_of(out)
-    assert [r["key"] for r in rows] == [f"cells-s{s:04d}" for s in range(1, 7)] + ["lp-s0001-c00", "lp-s0001-c01"]
+    assert [r["key"] for r in rows] == [f"cells-s{s:04d}" for s in range(1, 7)] + ["lp-s0001-t0.25", "lp-s0001-t0.75"]
     cells = pgen.load(plan_folder.parent / "cells.pgen")
     for r in rows[:6]:
         # the same image as a direct sample with the task's seed, and a verified record beside it
@@ -151,7 +142,7 @@ def test_runs_command_filters_and_prints_json(plan_folder, tmp_path):
     assert summary["counts"]["verified"] == 8
     r = pgenc("runs", out, "--status", "verified", "--run", "lp", "--json")
     rows = json.loads(r.stdout)
-    assert [x["key"] for x in rows] == ["lp-s0001-c00", "lp-s0001-c01"]
+    assert [x["key"] for x in rows] == ["lp-s0001-t0.25", "lp-s0001-t0.75"]
     assert json.loads(pgenc("runs", out, "--status", "unknown", "--json").stdout) == []
     r = pgenc("runs", out)
     assert "cells-s0001" in r.stdout and "verified" in r.stdout
@@ -235,14 +226,109 @@ def test_plan_errors_are_located(tmp_path):
         '[[run]]\nspec = "a.pgen"\ntargets = { param = "g", file = "t.csv", rows = "0..5" }\n')
 
 
-def test_a_target_for_an_unknown_param_fails_the_task_with_its_reason(tmp_path):
+def test_a_spec_error_stops_the_batch_before_it_starts(tmp_path):
+    """A target row of the wrong length, or a spec that does not check, is one located error
+    before any task runs (not a failed row per task); a later task's own trouble is its row."""
     (tmp_path / "a.pgen").write_text("param g = 0.5\nvar x : real[1] in [0, 1]\nminimize x[0] + g\n")
     (tmp_path / "t.csv").write_text("0.1,0.2\n0.3,0.4\n")
     plan = tmp_path / "plan.toml"
     plan.write_text('[[run]]\nspec = "a.pgen"\ntargets = { param = "g", file = "t.csv" }\n')
-    out = tmp_path / "out"
+    r = pgenc("batch", plan, "--out", tmp_path / "out")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "a.pgen:1:1: error[E012]: the value given for `g` has 2 entries, but `g` holds 1" in r.stderr
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "b.pgen").write_text('net n = network "missing.onnx"\nvar x : real[1] in [0, 1]\nminimize x[0]\n')
+    plan.write_text('[[run]]\nspec = "b.pgen"\n')
+    r = pgenc("batch", plan, "--out", tmp_path / "out")
+    assert r.returncode == 1 and "b.pgen:1:" in r.stderr and "missing.onnx" in r.stderr
+    # params that only a later case gets wrong: that task fails with the reason, the others run
+    plan.write_text('[[run]]\nspec = "a.pgen"\ncases = [{ g = 0.25 }, { g = [1, 2] }]\n')
+    out = tmp_path / "out2"
     run_batch(read_plan(plan), out, LocalPool(1), progress=False)
     rows = rows_of(out)
-    assert [r["status"] for r in rows] == ["failed", "failed"]
-    assert "the value given for `g` has 2 entries, but `g` holds 1" in rows[0]["message"]
-    assert os.path.isfile(out / "tasks" / rows[0]["key"] / "log.txt")
+    assert [r["status"] for r in rows] == ["verified", "failed"]
+    assert "the value given for `g` has 2 entries, but `g` holds 1" in rows[1]["message"]
+    assert os.path.isfile(out / "tasks" / rows[1]["key"] / "log.txt")
+
+
+def test_ctrl_c_stops_cleanly_and_the_rerun_finishes(tmp_path):
+    """SIGINT (Ctrl-C) to the batch: exit 130 with a line that says how to resume, every
+    recorded row has its folder, and the rerun ends with what an uninterrupted run gives."""
+    plan = write_plan(tmp_path / "plan", cells=24)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "pgen.cli", "batch", str(plan), "--jobs", "2", "--out", str(out),
+                             "--no-gallery"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert _wait_rows(out / "index.sqlite", 3, proc)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    if proc.returncode == 0:  # it had finished by the time the signal came
+        pytest.skip("the batch ended before Ctrl-C arrived")
+    assert proc.returncode == 130 and "Traceback" not in stderr, stderr
+    assert "stopped" in stdout and "rerun the same command to resume" in stderr
+    rows = rows_of(out)
+    assert 3 <= len(rows) < 26
+    assert sorted(p.name for p in (out / "tasks").iterdir()) == sorted(r["key"] for r in rows)
+    assert pgenc("batch", plan, "--jobs", 2, "--out", out, "--no-gallery").returncode == 0
+    reference = tmp_path / "reference"
+    run_batch(read_plan(plan), reference, LocalPool(2), progress=False)
+    assert comparable(rows_of(out)) == comparable(rows_of(reference))
+
+
+def test_the_gallery_of_a_batch_shows_the_index_values(plan_folder, tmp_path):
+    """A real batch (images and designs) in headless Chromium: one card per task, the numbers
+    on each card equal the index's, every image loads."""
+    from .test_gallery import CHROMIUM, number, rendered, shown
+
+    out = tmp_path / "out"
+    r = pgenc("batch", plan_folder, "--jobs", 2, "--out", out)
+    assert r.returncode == 0 and f"wrote {out / 'index.html'}" in r.stderr
+    if CHROMIUM is None:
+        pytest.skip("headless Chromium (Debian package `chromium`) is not installed")
+    dom = rendered(out / "index.html", "", tmp_path / "profile")
+    rows = {x["key"]: x for x in rows_of(out)}
+    cards = shown(dom)
+    assert [c.attrs["data-key"] for c in cards] == list(rows)
+    for card in cards:
+        row = rows[card.attrs["data-key"]]
+        for field in ("objective", "error", "solve_seconds", "bound", "gap"):
+            want = None if row[field] is None else pytest.approx(row[field], rel=1e-12)
+            assert number(card.field(field)) == want, field
+        assert card.field("status").attrs["data-value"] == row["status"]
+    body = dom.find("body")[0]
+    n_images = sum(len(x["images"] or []) + (1 if x["plot"] else 0) for x in rows.values())
+    assert int(body.attrs["data-images-total"]) == n_images == int(body.attrs["data-images-loaded"]) == 6
+
+
+def test_a_full_disk_stops_the_batch_and_loses_nothing(plan_folder, tmp_path, monkeypatch):
+    """The disk fills while the 4th folder is written: a clear error, the three rows and
+    folders before it intact, no half-written folder; after space is freed the rerun ends
+    with what an uninterrupted run gives."""
+    import errno
+    from pathlib import Path
+
+    real = Path.write_bytes
+    calls = {"folders": 0}
+
+    def write_bytes(self, data):
+        if self.name == "task.json" and self.parent.name.startswith("."):  # the last file of a task folder
+            calls["folders"] += 1
+            if calls["folders"] == 4:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data)
+
+    out = tmp_path / "out"
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    with pytest.raises(PgenError) as e:
+        run_batch(read_plan(plan_folder), out, LocalPool(1), progress=False)
+    monkeypatch.setattr(Path, "write_bytes", real)
+    assert e.value.code == "E040" and "No space left on device" in e.value.message
+    assert "free disk space" in e.value.hint
+    rows = rows_of(out)
+    assert len(rows) == 3
+    assert sorted(p.name for p in (out / "tasks").iterdir()) == sorted(r["key"] for r in rows)
+    again = run_batch(read_plan(plan_folder), out, LocalPool(2), progress=False)
+    assert again.ran == 5 and again.skipped == 3
+    reference = tmp_path / "reference"
+    run_batch(read_plan(plan_folder), reference, LocalPool(2), progress=False)
+    assert comparable(rows_of(out)) == comparable(rows_of(reference))
+    assert folder_contents(out) == folder_contents(reference)

@@ -55,14 +55,17 @@ def failed_reply(payload: dict, message: str, status: str = "failed") -> dict:
     return {"row": row, "files": {}}
 
 
-def reply_of(payload: dict, out, attempt: int):
+def reply_of(payload: dict, out, attempt: int, died: bool):
     """The reply of a task whose worker process answered `out` on try `attempt` (1 or 2), or
-    None when the process died on the first try and the task should run once more."""
+    None when the process died (`died`: no answer) on the first try and the task should run
+    once more."""
     from ..core.results import TIMEOUT, RawResult
 
     if isinstance(out, RawResult):  # the worker process failed, not the task
         if out.termination == TIMEOUT:
             reply = failed_reply(payload, f"stopped after {hard_limit(payload):.0f} s: {out.message}", "unknown")
+        elif not died:  # it answered, with an error about the job itself: trying again changes nothing
+            reply = failed_reply(payload, out.message)
         elif attempt == 1:
             return None
         else:
@@ -106,7 +109,7 @@ class LocalPool:
                 if out is None:
                     continue
                 del running[i]
-                reply = reply_of(p, out, attempt)
+                reply = reply_of(p, out, attempt, self._workers[i].died)
                 if reply is None:  # the worker died: once more, on a fresh process
                     self._workers[i].submit(TaskJob(p), hard_limit(p), notify=answered)
                     running[i] = (p, attempt + 1, started)
@@ -154,7 +157,12 @@ class DaskEngine:
         return f"Dask at {self.client.scheduler.address}, {len(workers)} workers, {threads} threads"
 
     def run(self, payloads: list, on_result, contents: dict | None = None) -> None:
+        import uuid
+
         from distributed import as_completed
+        from distributed.client import FutureCancelledError
+
+        token = uuid.uuid4().hex[:8]  # keys of this call only: another client's batch may share the scheduler
 
         contents = contents or {}
         blobs = {sha: contents[sha] if sha in contents else (Path(p["root"]) / rel).read_bytes()
@@ -169,14 +177,17 @@ class DaskEngine:
             mine = {sha: shared[sha] for sha in p["files"].values()}
             remote = {k: v for k, v in p.items() if k != "root"}
             fut = self.client.submit(dask_task, remote, mine, bounds_future,
-                                     key=f"pgen-{p['plan_hash'][:12]}-{p['key']}", pure=False)
+                                     key=f"pgen-{p['plan_hash'][:12]}-{token}-{p['key']}", pure=False)
             by_future[fut.key] = p
             self._futures.append(fut)
         for fut in as_completed(self._futures):
             p = by_future[fut.key]
             try:
                 reply = fut.result()  # its attempts are set on the worker
-            except Exception as e:  # KilledWorker: its workers died on it; or the task could not run
+            except (FutureCancelledError, OSError, TimeoutError) as e:  # the cluster, not the task
+                raise PgenError("E050", f"lost the Dask scheduler while the batch ran ({type(e).__name__}: {e})",
+                                hint="rerun the same command when the cluster is back: it resumes") from None
+            except Exception as e:  # KilledWorker: the Dask workers themselves died on it
                 reply = failed_reply(p, f"{type(e).__name__}: {e}")
                 reply["row"]["attempts"] = None
             fut.release()
@@ -245,6 +256,6 @@ def dask_task(payload: dict, blobs: dict, bounds: dict | None = None) -> dict:
     local = dict(payload, root=str(root))
     for attempt in (1, 2):
         _local.worker.submit(TaskJob(local), hard_limit(payload))
-        reply = reply_of(payload, _local.worker.result(), attempt)
+        reply = reply_of(payload, _local.worker.result(), attempt, _local.worker.died)
         if reply is not None:
             return reply

@@ -47,32 +47,42 @@ class RunIndex:
             raise PgenError("E050", f"`{self.out}` holds no run index ({INDEX_NAME})",
                             hint="give the --out folder of a `pgenc batch` run")
         try:
-            self.out.mkdir(parents=True, exist_ok=True)
+            if create:
+                self.out.mkdir(parents=True, exist_ok=True)
+            fresh = not self.path.exists()
             self.db = sqlite3.connect(self.path, timeout=30.0)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            # WAL + NORMAL: a committed row survives the process being killed (not a power cut)
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
-            self.db.execute("CREATE TABLE IF NOT EXISTS tasks ("
-                            + ", ".join(f"{c} {t}" for c, t in COLUMNS) + ")")
-            self.db.commit()
+            if not fresh:  # damage past the header shows here, not in the middle of a batch
+                verdict = self.db.execute("PRAGMA quick_check").fetchone()[0]
+                if verdict != "ok":
+                    raise sqlite3.DatabaseError(verdict)
             have = {r[1] for r in self.db.execute("PRAGMA table_info(tasks)")}
+            if not fresh and not set(NAMES) <= have:
+                raise PgenError("E050", f"`{self.path}` is not a pgen run index (it has no `tasks` table "
+                                "with the index's columns)", hint="give an --out folder of its own to each batch")
+            if create:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                # WAL + NORMAL: a committed row survives the process being killed (not a power cut)
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
+                self.db.execute("CREATE TABLE IF NOT EXISTS tasks ("
+                                + ", ".join(f"{c} {t}" for c, t in COLUMNS) + ")")
+                self.db.commit()
         except sqlite3.DatabaseError as e:
-            raise PgenError("E050", f"`{self.path}` is not a readable run index: {e}",
-                            hint="move it aside (the task folders stay and are adopted again "
-                                 "from their task.json on the next `pgenc batch`)") from None
+            raise _damaged(self.path, e) from None
         except OSError as e:
             raise PgenError("E040", f"cannot open `{self.path}`: {e.strerror}") from None
-        if not set(NAMES) <= have:
-            raise PgenError("E050", f"`{self.path}` is not a pgen run index (its `tasks` table lacks "
-                            f"{', '.join(sorted(set(NAMES) - have))})",
-                            hint="give an --out folder of its own to each batch")
 
     def close(self) -> None:
         self.db.close()
 
+    def _query(self, sql: str, args=()) -> sqlite3.Cursor:
+        try:
+            return self.db.execute(sql, args)
+        except sqlite3.DatabaseError as e:
+            raise _damaged(self.path, e) from None
+
     def meta(self) -> dict:
-        return dict(self.db.execute("SELECT name, value FROM meta"))
+        return dict(self._query("SELECT name, value FROM meta"))
 
     def claim(self, plan_hash: str, source: str, version: str) -> None:
         """Mark this folder as the plan's, or refuse when another plan made it."""
@@ -101,12 +111,15 @@ class RunIndex:
                 self.db.execute(f"INSERT OR REPLACE INTO tasks ({', '.join(NAMES)}) VALUES "
                                 f"({', '.join('?' * len(NAMES))})", values)
         except sqlite3.OperationalError as e:
-            raise PgenError("E040", f"cannot write the run index `{self.path}`: {e}",
-                            hint="free disk space, then rerun the same command: it resumes") from None
+            hint = ("another process holds the index: wait for it, then rerun the same command" if "locked" in str(e)
+                    else "free disk space, then rerun the same command: it resumes")
+            raise PgenError("E040", f"cannot write the run index `{self.path}`: {e}", hint=hint) from None
+        except sqlite3.DatabaseError as e:
+            raise _damaged(self.path, e) from None
 
     def statuses(self) -> dict:
         """key -> status of every recorded task."""
-        return dict(self.db.execute("SELECT key, status FROM tasks"))
+        return dict(self._query("SELECT key, status FROM tasks"))
 
     def rows(self, status: str | None = None, run: str | None = None) -> list:
         """Rows as dicts in plan order, JSON columns decoded; optionally one status or run."""
@@ -120,9 +133,15 @@ class RunIndex:
             args.append(run)
         if where:
             query += " WHERE " + " AND ".join(where)
-        cur = self.db.execute(query + " ORDER BY position", args)
+        cur = self._query(query + " ORDER BY position", args)
         names = [d[0] for d in cur.description]
         return [decode(dict(zip(names, r))) for r in cur.fetchall()]
+
+
+def _damaged(path: Path, e: Exception) -> PgenError:
+    return PgenError("E050", f"`{path}` is not a readable run index: {e}",
+                     hint="move it aside (the task folders stay and are adopted again from their "
+                          "task.json on the next `pgenc batch`)")
 
 
 def decode(row: dict) -> dict:

@@ -3,7 +3,8 @@
 A plan is a TOML file (paths relative to it):
 
     [batch]                 # defaults for every run (all optional)
-    timeout = 60            # seconds per task (default: each spec's own)
+    timeout = 60            # seconds per task's solve, per image draw for porous specs
+                            # (default: each spec's own `solve timeout`)
     backend = "auto"
 
     [[run]]
@@ -51,6 +52,7 @@ class SpecFiles:
     contents: dict = field(default_factory=dict, repr=False, compare=False)  # sha256 -> bytes, as hashed
     timeout: float | None = None  # the spec's own `solve timeout` (seconds; per draw for images)
     images: bool = False          # a porous spec (it declares an `image`): its tasks sample
+    params: tuple = ()            # the names of the params it declares
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,17 @@ def read_plan(path: str | Path) -> Plan:
                               hint="give each run its own `name = \"...\"`")
         names.add(tasks[0].run)
         plan.tasks.extend(tasks)
+    _unique(plan, where)
     return plan
+
+
+def _unique(plan: "Plan", where: "_Locator") -> None:
+    seen = set()
+    for t in plan.tasks:
+        if t.key in seen:
+            raise where.error(f"two tasks of run `{t.run}` are the same (`{t.key}`): a value is listed twice",
+                              t.run, hint="list each seed, backend, target row and case once")
+        seen.add(t.key)
 
 
 def spec_plan(spec: str | Path, count: int, timeout: float | None = None, backend: str | None = None,
@@ -137,6 +149,8 @@ def spec_plan(spec: str | Path, count: int, timeout: float | None = None, backen
     """`--spec S --count N`: N tasks of one spec, one solution each, seeds first_seed.."""
     if count < 1:
         raise PgenError("E050", f"--count must be at least 1, not {count}")
+    if not Path(spec).is_file():
+        raise PgenError("E040", f"spec file `{spec}` not found", hint="give the path of a .pgen file to --spec")
     run = {"spec": str(Path(spec).resolve()), "seeds": list(range(first_seed, first_seed + count)), "count": 1}
     if timeout is not None:
         run["timeout"] = timeout
@@ -173,6 +187,12 @@ def _run_tasks(run: dict, index: int, base: Path, where: _Locator, start: int) -
         raise where.error(f"spec `{run['spec']}` not found", run["spec"],
                           hint=f"paths are relative to the plan file (looked for {spec_path})")
     files = spec_files(spec_path)
+    for given, where_key in [(k, "cases") for c in run.get("cases") or [] if isinstance(c, dict) for k in c] + \
+            ([(run["targets"].get("param"), "targets")] if isinstance(run.get("targets"), dict) else []):
+        if given not in files.params:
+            raise where.error(f"`{where_key}` sets `{given}`, but `{run['spec']}` declares no param `{given}`",
+                              str(given), hint=("its params: " + ", ".join(files.params)) if files.params
+                              else "declare it in the spec: `param NAME = value`")
     name = run.get("name") or spec_path.stem
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise where.error(f"run name `{name}` may hold only letters, digits, `_`, `.` and `-`", name)
@@ -345,8 +365,9 @@ def spec_files(spec_path: Path) -> SpecFiles:
         if isinstance(stmt, A.SolveOptions):
             timeout = next((float(v) for k, v in stmt.options if k == "timeout" and isinstance(v, (int, float))), timeout)
     images = any(isinstance(stmt, A.ImageDecl) for stmt in ast.stmts)
+    params = tuple(stmt.name for stmt in ast.stmts if isinstance(stmt, A.ParamDecl))
     return SpecFiles(root, str(spec_path.relative_to(root)), files, digest,
-                     {shas[p]: data for p, data in contents.items()}, timeout, images)
+                     {shas[p]: data for p, data in contents.items()}, timeout, images, params)
 
 
 def _ast_paths(node) -> list:
@@ -373,24 +394,32 @@ def _common_folder(folders: list) -> str:
 
 
 def materialise(digest: str, files: dict, contents: dict) -> Path:
-    """The spec's tree rebuilt from its contents under TMPDIR/pgen-specs/DIGEST (once per
-    machine; the name is the content's hash, so an existing one is the same): what every task
-    of the batch reads, on any engine, so that a file edited while a batch runs changes
-    nothing in it. `files`: relative path -> sha256; `contents`: sha256 -> bytes."""
+    """The spec's tree rebuilt from its contents under TMPDIR/pgen-specs-UID/DIGEST (once per
+    machine and user; an existing one is used after its files' hashes are checked): what
+    every task of the batch reads, on any engine, so that a file edited while a batch runs
+    changes nothing in it. `files`: relative path -> sha256; `contents`: sha256 -> bytes."""
     import os
     import shutil
     import tempfile
 
-    root = Path(tempfile.gettempdir()) / "pgen-specs" / digest
-    if root.is_dir():
-        return root
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}.", dir=root.parent))
-    for rel, sha in files.items():
-        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp / rel).write_bytes(contents[sha])
+    base = Path(tempfile.gettempdir()) / f"pgen-specs-{os.getuid()}"
+    root = base / digest
     try:
-        os.replace(tmp, root)
-    except OSError:  # another process made it first
-        shutil.rmtree(tmp, ignore_errors=True)
+        if root.is_dir():
+            if all((root / rel).is_file() and hashlib.sha256((root / rel).read_bytes()).hexdigest() == sha
+                   for rel, sha in files.items()):
+                return root
+            shutil.rmtree(root, ignore_errors=True)  # damaged (a cleaner, a crash): made again
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{digest[:12]}.", dir=base))
+        for rel, sha in files.items():
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / rel).write_bytes(contents[sha])
+        try:
+            os.replace(tmp, root)
+        except OSError:  # another process made it first
+            shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as e:
+        raise PgenError("E040", f"cannot write the batch's copy of a spec's files under `{base}`: {e.strerror}",
+                        hint="free space in the temporary folder, or point TMPDIR elsewhere") from None
     return root

@@ -9,9 +9,9 @@ Layout of OUT: index.sqlite (batching/index.py), tasks/KEY/ (the task's run fold
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -97,13 +97,15 @@ def run_batch(plan: Plan, out: str | Path, engine, redo: tuple = (), progress: b
         if s not in STATUSES:
             raise PgenError("E050", f"--redo takes statuses ({', '.join(STATUSES)}), not `{s}`")
     precheck(plan)
+    lock = _lock(out)
     index = RunIndex(out)
     try:
         index.claim(plan.digest, plan.source, VERSION)
+        before = set(index.statuses())
         adopted = _adopt(plan, out, index)
         recorded = index.statuses()
         todo = [p for p in payloads(plan) if p["key"] not in recorded or recorded[p["key"]] in redo]
-        report = BatchReport(out, len(plan.tasks), len(plan.tasks) - len(todo) - adopted, adopted)
+        report = BatchReport(out, len(plan.tasks), len(before - {p["key"] for p in todo}), adopted)
         bar = Progress(len(todo), "tasks", enabled=progress and bool(todo))
 
         def on_result(payload, reply, started):
@@ -136,6 +138,33 @@ def run_batch(plan: Plan, out: str | Path, engine, redo: tuple = (), progress: b
         return report
     finally:
         index.close()
+        lock.close()
+
+
+def _lock(out: Path):
+    """OUT/.lock held (flock) for the batch: a second `pgenc batch` into the same folder is
+    refused instead of running every task again beside the first."""
+    import fcntl
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        f = open(out / ".lock", "a+")
+    except OSError as e:
+        raise PgenError("E040", f"cannot write the run folder `{out}`: {e.strerror}",
+                        hint="choose a folder you can write to with --out") from None
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.seek(0)
+        holder = f.read().strip() or "another process"
+        f.close()
+        raise PgenError("E050", f"another batch is writing into `{out}` ({holder})",
+                        hint="wait for it to end (or stop it), then rerun: the two would run the same tasks") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"pid {os.getpid()}\n")
+    f.flush()
+    return f
 
 
 def batch(plan, out: str | Path | None = None, client=None, jobs: int | None = None,
@@ -144,8 +173,6 @@ def batch(plan, out: str | Path | None = None, client=None, jobs: int | None = N
     (default: runs/ and the plan file's name) on a Dask `client`, or on a local pool of `jobs`
     worker processes (default: the CPU count). Resumes a folder made by the same plan. Returns
     the run index's rows in plan order (dicts; `pandas.DataFrame(rows)` makes a frame)."""
-    import os
-
     from .engines import DaskEngine, LocalPool
     from .plan import read_plan
 
@@ -157,7 +184,7 @@ def batch(plan, out: str | Path | None = None, client=None, jobs: int | None = N
         raise PgenError("E050", "give `out`, the run folder", hint='pgen.batch(plan, out="runs/lib")')
     if client is not None and jobs is not None:
         raise PgenError("E050", "`jobs` sizes the local pool; with a Dask client its workers decide")
-    engine = DaskEngine(client=client) if client is not None else LocalPool(jobs or os.cpu_count() or 1)
+    engine = DaskEngine(client=client) if client is not None else LocalPool(jobs if jobs is not None else os.cpu_count() or 1)
     report = run_batch(plan, out, engine, redo=tuple(redo), progress=progress)
     if report.interrupted:
         raise KeyboardInterrupt
@@ -170,15 +197,20 @@ def batch(plan, out: str | Path | None = None, client=None, jobs: int | None = N
 
 @contextmanager
 def _no_interrupt():
-    """SIGINT held back (delivered at the end) in the main thread; elsewhere nothing to do."""
+    """A Ctrl-C during the block is held back and raised at its end (main thread only: the
+    only one Python delivers signals to; blocking the signal there would let the kernel
+    hand it to another thread, and Python would still raise it here at once)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _overhead(row: dict, started, received: float) -> float:
@@ -205,40 +237,42 @@ def _write_folder(out: Path, key: str, files: dict, row: dict) -> None:
 
 
 def _adopt(plan: Plan, out: Path, index: RunIndex) -> int:
-    """Record folders that a crash left without a row (their task.json is the row); remove
-    half-made temporary folders. Returns how many rows were adopted."""
+    """Bring the index and the folders into step after a crash: a folder replaced by --redo
+    whose rename was cut short is put back; half-made temporary folders go; a finished
+    folder without a row, or newer than its row, is recorded from its task.json (the row it
+    was written with), after checking that it is this plan's task (same spec files and
+    options). Returns how many rows were adopted."""
     tasks = out / "tasks"
     if not tasks.is_dir():
         return 0
-    keys = {t.key for t in plan.tasks}
-    recorded = index.statuses()
+    plan_tasks = {t.key: t for t in plan.tasks}
+    rows = {r["key"]: r for r in index.rows()}
+    for folder in sorted(tasks.iterdir()):  # atomic_folder's leftovers: `.KEY.old.*/previous`, `.KEY.*`
+        if folder.name.startswith(".") and ".old." in folder.name:
+            key = folder.name[1:].rsplit(".old.", 1)[0]
+            if not (tasks / key).exists() and (folder / "previous").is_dir():
+                os.replace(folder / "previous", tasks / key)
     adopted = 0
     for folder in sorted(tasks.iterdir()):
-        if folder.name.startswith("."):  # atomic_folder's temporary: its rename never happened
+        if folder.name.startswith("."):  # a temporary whose rename never happened
             shutil.rmtree(folder, ignore_errors=True)
             continue
-        if folder.name in recorded or folder.name not in keys:
+        task = plan_tasks.get(folder.name)
+        if task is None:
             continue
         try:
             row = json.loads((folder / "task.json").read_text())
         except (OSError, ValueError):
-            shutil.rmtree(folder, ignore_errors=True)  # not a finished task's folder: run it again
+            if folder.name not in rows:
+                shutil.rmtree(folder, ignore_errors=True)  # not a finished task's folder: run it again
             continue
+        old = rows.get(folder.name)
+        if old is not None and (old.get("finished"), old.get("worker")) == (row.get("finished"), row.get("worker")):
+            continue
+        if (row.get("spec_hash"), row.get("options")) != (task.spec_files.digest, task.options):
+            raise PgenError("E050", f"`{folder}` holds the result of another spec or other options than this "
+                            f"plan's task `{task.key}` (left from an earlier plan?)",
+                            hint="move the folder aside, or give this plan its own --out folder")
         index.record(row)
         adopted += 1
     return adopted
-
-
-def print_rows(rows: list, stream=sys.stdout) -> None:
-    """A plain table of index rows (pgenc runs)."""
-    cols = [("key", 28), ("status", 10), ("termination", 11), ("objective", 11), ("error", 9),
-            ("solve_s", 8), ("attempts", 8)]
-    print("  ".join(f"{c:<{w}}" for c, w in cols), file=stream)
-    for r in rows:
-        cells = [r["key"], r["status"], r.get("termination") or "", _num(r.get("objective")), _num(r.get("error")),
-                 _num(r.get("solve_seconds")), str(r.get("attempts") or "")]
-        print("  ".join(f"{str(v)[:w]:<{w}}" for v, (_, w) in zip(cells, cols)), file=stream)
-
-
-def _num(v) -> str:
-    return "" if v is None else f"{v:.4g}"

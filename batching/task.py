@@ -63,8 +63,7 @@ def run_task(payload: dict, root: str | Path) -> dict:
     if row.get("message"):
         log.append(row["message"])
     files["log.txt"] = ("\n".join(log) + "\n").encode()
-    files["task.json"] = (json.dumps(row, indent=2, default=_plain) + "\n").encode()
-    return {"row": row, "files": files}
+    return {"row": row, "files": files}  # the parent adds task.json, the row as it records it
 
 
 def _problem(spec_path: Path, spec_hash: str, params: dict):
@@ -94,8 +93,11 @@ def _images(problem, options: dict, row: dict, log: list) -> dict:
     terms = [s for c in run.cells for s in c.record.get("surrogate", [])]
     if run.complete:
         status, termination = "verified", "feasible"
-    elif run.made == 0 and (run.exhausted or (run.draws and run.infeasible == run.draws)):
+    elif run.made == 0 and run.exhausted:  # proved: no image meets the spec at all
         status, termination = "infeasible", "infeasible"
+    elif run.made == 0 and run.draws and run.infeasible == run.draws:
+        # each random draw (seeds, DAG, s) was proved infeasible: not the spec itself
+        status, termination = "unknown", "draws infeasible"
     else:
         status, termination = "unknown", "timeout" if run.timed_out else "incomplete"
     row.update(status=status, termination=termination, solve_seconds=round(run.wall, 4),
@@ -109,7 +111,7 @@ def _images(problem, options: dict, row: dict, log: list) -> dict:
     if not run.cells:
         return {}
     summary = {**run.summary(), "spec": row["spec"], "seed": int(options["seed"]), "timeout_per_draw": timeout}
-    return cell_files(cells_for_output(run), summary)
+    return cell_files(cells_for_output(run), summary, sheet=run.made > 1)
 
 
 def _interval(problem):
@@ -149,7 +151,7 @@ def _design(problem, options: dict, row: dict, log: list) -> dict:
     values = {k: np.asarray(v) for k, v in result.values.items()}
     if sum(v.size for v in values.values()) <= DESIGN_MAX_ENTRIES:
         row["design"] = {k: v.tolist() for k, v in values.items()}
-    files = run_files(problem, result, extra={"params": options.get("params") or {}})
+    files = run_files(problem, result, extra={"spec": row["spec"], "params": options.get("params") or {}})
     plot = _output_plot(problem, values)
     if plot is not None:
         files["output.png"] = plot
@@ -170,14 +172,6 @@ def _output_plot(problem, values: dict):
     target = np.broadcast_to(np.asarray(obj.target, np.float64).reshape(-1), out.shape)
     return design_plot({"network output": out.tolist(), "target": target.tolist()},
                        title=Path(problem.path or "").stem, xlabel="output index")
-
-
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
 
 
 def _injected_crash(key: str) -> None:

@@ -115,7 +115,6 @@ def _engine(address, jobs):
 def cmd_runs(args) -> int:
     from .core.errors import PgenError
     from .batching.index import STATUSES, RunIndex
-    from .batching.run import print_rows
 
     if args.status is not None and args.status not in STATUSES:
         raise PgenError("E050", f"--status takes one of {', '.join(STATUSES)}, not `{args.status}`")
@@ -135,3 +134,19 @@ def cmd_gallery(args) -> int:
 
     print(f"wrote {write_gallery(Path(args.folder))}")
     return EXIT_OK
+
+
+def print_rows(rows: list, stream=None) -> None:
+    """A plain table of index rows."""
+    stream = stream or sys.stdout
+    cols = [("key", 28), ("status", 10), ("termination", 11), ("objective", 11), ("error", 9),
+            ("solve_s", 8), ("attempts", 8)]
+    print("  ".join(f"{c:<{w}}" for c, w in cols), file=stream)
+    for r in rows:
+        cells = [r["key"], r["status"], r.get("termination") or "", _num(r.get("objective")), _num(r.get("error")),
+                 _num(r.get("solve_seconds")), str(r.get("attempts") or "")]
+        print("  ".join(f"{str(v)[:w]:<{w}}" for v, (_, w) in zip(cells, cols)), file=stream)
+
+
+def _num(v) -> str:
+    return "" if v is None else f"{v:.4g}"

@@ -54,17 +54,18 @@ def write_cells(out: str | Path, cells: list[dict], summary: dict, overwrite_ok:
     return out
 
 
-def cell_files(cells: list[dict], summary: dict) -> dict:
+def cell_files(cells: list[dict], summary: dict, sheet: bool = True) -> dict:
     """The files of a run folder for `cells` and `summary`, name -> bytes, in memory (a batch
     task sends them to the process that writes its folder): NNNN.png, NNNN.npy (labels),
-    NNNN.json (record), contact_sheet.png, summary.json. Same errors as write_cells."""
+    NNNN.json (record), contact_sheet.png (unless `sheet` is False: a one-image task's sheet
+    would only repeat its image), summary.json. Same errors as write_cells."""
     checked = [_checked_cell(k, cell) for k, cell in enumerate(cells, start=1)]
     if len(checked) > MAX_CELLS:
         raise ValueError(f"at most {MAX_CELLS} cells fit 4-digit names, got {len(checked)}")
     names = [f"{k:04d}" for k in range(1, len(checked) + 1)]
     records = [{**record, "png": f"{name}.png", "npy": f"{name}.npy"}
                for name, (_, _, record, _) in zip(names, checked)]
-    sheet_name = "contact_sheet.png" if checked else None
+    sheet_name = "contact_sheet.png" if checked and sheet else None
     summary_json = _jsonable(_plain_dict(summary, "summary"), "summary")
     for key in ("images", "contact_sheet"):
         if key in summary_json:
@@ -78,7 +79,7 @@ def cell_files(cells: list[dict], summary: dict) -> dict:
         np.save(buf, labels)
         files[f"{name}.npy"] = buf.getvalue()
         files[f"{name}.json"] = text
-    if checked:
+    if sheet_name:
         files[sheet_name] = _png_bytes(contact_sheet([(_view(labels), caption) for _, labels, _, caption in checked]))
     files["summary.json"] = (json.dumps(summary_json, indent=2, allow_nan=False) + "\n").encode()
     return files

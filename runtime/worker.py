@@ -151,6 +151,7 @@ class ServedWorker:
 
     def __init__(self, backend: str = "solver", verbose: bool = False, new_session: bool = False):
         self.backend, self.verbose, self.new_session = backend, verbose, new_session
+        self.died = False
         self._proc = None
         self._job = None      # (reader thread, deadline, start, box) of the running job
         self._outcome = None
@@ -167,8 +168,10 @@ class ServedWorker:
 
     def submit(self, job, timeout: float, notify: threading.Event | None = None) -> None:
         """`notify` is set when the job's answer (or the worker's end) has arrived, so that a
-        caller waiting on several workers need not poll."""
+        caller waiting on several workers need not poll. `died` tells, once answered, whether
+        the process ended without a reply (a crash) rather than answering with an error."""
         self._outcome = None
+        self.died = False
         start = time.perf_counter()
         try:
             payload = pickle.dumps(job)
@@ -229,6 +232,7 @@ class ServedWorker:
             return
         if "reply" not in box:
             code = self._kill()
+            self.died = True
             self._outcome = RawResult(ERROR, wall=wall, backend=self.backend,
                                       message=f"the {self.backend} worker died (exit code {code})")
             return

@@ -50,6 +50,7 @@ def serve(argv: list[str]) -> None:
     answer is an 8-byte length and a pickle. Imports, solver libraries and per-process
     caches stay loaded between jobs (a porous run's draws: about a second saved per draw)."""
     reply = _reply_channel("--verbose" in argv)
+    _exit_with_parent()
     stdin = sys.stdin.buffer
     sys.path.extend(p for p in pickle.load(stdin) if p not in sys.path)
     while True:
@@ -64,6 +65,23 @@ def serve(argv: list[str]) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+def _exit_with_parent(every: float = 1.0) -> None:
+    """A thread that ends this process when its parent is gone (killed with SIGKILL, say):
+    a served worker otherwise solves on until its job ends, its answer read by no one."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch():
+        while True:
+            time.sleep(every)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _encoded(outcome: tuple) -> bytes:

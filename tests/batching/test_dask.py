@@ -28,13 +28,18 @@ def worker_cache(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def cluster(crash_dir, worker_cache):
+def worker_tmp(tmp_path_factory):
+    return tmp_path_factory.mktemp("worker-tmp")
+
+
+@pytest.fixture(scope="module")
+def cluster(crash_dir, worker_cache, worker_tmp):
     import dask
 
     # the fault injection (batching/task.py) is in the workers' environment from their start
     # (their solver processes inherit it); the scheduler as a user should configure it
     env = {"PGEN_TEST_CRASH_KEY": "crashy-s0002", "PGEN_TEST_CRASH_TIMES": "9", "PGEN_TEST_CRASH_DIR": str(crash_dir),
-           "PGEN_CACHE_DIR": str(worker_cache)}  # a machine of its own, as far as bounds go
+           "PGEN_CACHE_DIR": str(worker_cache), "TMPDIR": str(worker_tmp)}  # a machine of its own, as far as files go
     with dask.config.set({"distributed.scheduler.allowed-failures": 1, "distributed.scheduler.worker-saturation": 1.0}):
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                       dashboard_address=None, env=env) as lc:
@@ -42,7 +47,7 @@ def cluster(crash_dir, worker_cache):
                 yield client
 
 
-def test_dask_gives_the_same_index_as_the_local_pool(cluster, tmp_path):
+def test_dask_gives_the_same_index_as_the_local_pool(cluster, worker_tmp, tmp_path):
     plan = write_plan(tmp_path / "plan", cells=6)
     local, remote = tmp_path / "local", tmp_path / "dask"
     run_batch(read_plan(plan), local, LocalPool(2), progress=False)
@@ -53,6 +58,9 @@ def test_dask_gives_the_same_index_as_the_local_pool(cluster, tmp_path):
     assert folder_contents(remote) == folder_contents(local)
     assert all(r["status"] == "verified" and r["attempts"] == 1 for r in rows)
     assert {r["worker"] for r in rows} != {r["worker"] for r in rows_of(local)}  # ran elsewhere
+    # from the bytes the client sent: the workers' own copies, one per spec, by content hash
+    copies = {p.name for p in worker_tmp.glob("pgen-specs-*/*") if not p.name.startswith(".")}
+    assert copies == {t.spec_files.digest for t in parsed.tasks}
 
 
 @pytest.mark.parametrize("name, times, status", [("crashy", 9, "failed"), ("once", 1, "verified")])

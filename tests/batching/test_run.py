@@ -211,8 +211,11 @@ def test_plan_errors_are_located(tmp_path):
             read_plan(p)
         return e.value.render()
 
-    (tmp_path / "a.pgen").write_text("var x : real[1] in [0, 1]\nminimize x[0]\n")
+    (tmp_path / "a.pgen").write_text("param g = 0.5\nvar x : real[1] in [0, 1]\nminimize x[0] + g\n")
     assert "plan.toml:2:6: error[E050]: not valid TOML" in error('[[run]]\nspec "a.pgen"\n')
+    assert "plan.toml:3:12: error[E050]: `cases` sets `q`, but `a.pgen` declares no param `q`" in error(
+        '[[run]]\nspec = "a.pgen"\ncases = [{ q = 1 }, { q = 2 }]\n')
+    assert "two tasks of run `a` are the same (`a-s0001-auto`)" in error('[[run]]\nspec = "a.pgen"\nbackends = ["auto", "auto"]\n')
     assert "unknown key `seed_list` in run 1" in error('[[run]]\nspec = "a.pgen"\nseed_list = [1]\n')
     assert "`seeds` range `5..2` is empty" in error('[[run]]\nspec = "a.pgen"\nseeds = "5..2"\n')
     assert "unknown backend `gurobi`" in error('[[run]]\nspec = "a.pgen"\nbackend = "gurobi"\n')
@@ -332,3 +335,44 @@ def test_a_full_disk_stops_the_batch_and_loses_nothing(plan_folder, tmp_path, mo
     run_batch(read_plan(plan_folder), reference, LocalPool(2), progress=False)
     assert comparable(rows_of(out)) == comparable(rows_of(reference))
     assert folder_contents(out) == folder_contents(reference)
+
+
+def test_folders_without_rows_are_adopted_and_foreign_ones_refused(plan_folder, tmp_path):
+    """A folder whose row was never written (the parent died between the two) is recorded from
+    its task.json, not run again; a replacement cut short between atomic_folder's two renames
+    is put back; a folder of another spec or other options is refused, not adopted."""
+    out = tmp_path / "out"
+    run_batch(read_plan(plan_folder), out, LocalPool(2), progress=False)
+    before = {r["key"]: r for r in rows_of(out)}
+    with sqlite3.connect(out / "index.sqlite") as db:
+        db.execute("DELETE FROM tasks WHERE key IN ('cells-s0002', 'lp-s0001-t0.75')")
+    (out / "tasks" / ".cells-s0004.old.x1y2z3").mkdir()
+    os.replace(out / "tasks" / "cells-s0004", out / "tasks" / ".cells-s0004.old.x1y2z3" / "previous")
+    (out / "tasks" / ".cells-s0005.ab12cd").mkdir()  # a temporary whose rename never happened
+    report = run_batch(read_plan(plan_folder), out, LocalPool(1), progress=False)
+    assert report.ran == 0 and report.adopted == 2
+    after = {r["key"]: r for r in rows_of(out)}
+    for key in ("cells-s0002", "lp-s0001-t0.75"):
+        assert (after[key]["finished"], after[key]["worker"]) == (before[key]["finished"], before[key]["worker"])
+    assert sorted(p.name for p in (out / "tasks").iterdir()) == sorted(before)
+    # the index moved aside, a spec edited: the old folders are not this plan's answers
+    (out / "index.sqlite").unlink()
+    lp = plan_folder.parent / "lp.pgen"
+    lp.write_text(lp.read_text().replace("2 * x[0]", "3 * x[0]"))
+    with pytest.raises(PgenError, match="holds the result of another spec or other options") as e:
+        run_batch(read_plan(plan_folder), out, LocalPool(1), progress=False)
+    assert "lp-s0001-t0.25" in e.value.message and "move the folder aside" in e.value.hint
+
+
+def test_a_second_batch_into_the_same_folder_is_refused(plan_folder, tmp_path):
+    from pgen.batching.run import _lock
+
+    out = tmp_path / "out"
+    held = _lock(out)
+    try:
+        r = pgenc("batch", plan_folder, "--out", out, "--no-gallery")
+        assert r.returncode == 1 and "Traceback" not in r.stderr
+        assert f"another batch is writing into `{out}` (pid {os.getpid()})" in r.stderr
+    finally:
+        held.close()
+    assert pgenc("batch", plan_folder, "--out", out, "--no-gallery").returncode == 0

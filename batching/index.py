@@ -45,7 +45,7 @@ class RunIndex:
         self.path = self.out / INDEX_NAME
         if not self.path.exists() and not create:
             raise PgenError("E050", f"`{self.out}` holds no run index ({INDEX_NAME})",
-                            hint="give the --out folder of a `pgenc batch` run")
+                            hint="give the --out folder of a `pgenc batch` run", filename=str(self.out))
         try:
             if create:
                 self.out.mkdir(parents=True, exist_ok=True)
@@ -58,7 +58,8 @@ class RunIndex:
             have = {r[1] for r in self.db.execute("PRAGMA table_info(tasks)")}
             if not fresh and not set(NAMES) <= have:
                 raise PgenError("E050", f"`{self.path}` is not a pgen run index (it has no `tasks` table "
-                                "with the index's columns)", hint="give an --out folder of its own to each batch")
+                                "with the index's columns)", hint="give an --out folder of its own to each batch",
+                                filename=str(self.path))
             if create:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 # WAL + NORMAL: a committed row survives the process being killed (not a power cut)
@@ -70,7 +71,7 @@ class RunIndex:
         except sqlite3.DatabaseError as e:
             raise _damaged(self.path, e) from None
         except OSError as e:
-            raise PgenError("E040", f"cannot open `{self.path}`: {e.strerror}") from None
+            raise PgenError("E040", f"cannot open `{self.path}`: {e.strerror}", filename=str(self.path)) from None
 
     def close(self) -> None:
         self.db.close()
@@ -92,7 +93,8 @@ class RunIndex:
                             f"({meta.get('plan', '?')}, made {meta.get('created', '?')}); "
                             "its tasks, specs, files or options differ from this plan's, "
                             "and one index never mixes two plans",
-                            hint="give this plan its own --out folder, or rerun the plan that made it")
+                            hint="give this plan its own --out folder, or rerun the plan that made it",
+                            filename=str(self.path))
         if "plan_hash" not in meta:
             import datetime
 
@@ -113,7 +115,8 @@ class RunIndex:
         except sqlite3.OperationalError as e:
             hint = ("another process holds the index: wait for it, then rerun the same command" if "locked" in str(e)
                     else "free disk space, then rerun the same command: it resumes")
-            raise PgenError("E040", f"cannot write the run index `{self.path}`: {e}", hint=hint) from None
+            raise PgenError("E040", f"cannot write the run index `{self.path}`: {e}", hint=hint,
+                            filename=str(self.path)) from None
         except sqlite3.DatabaseError as e:
             raise _damaged(self.path, e) from None
 
@@ -141,7 +144,7 @@ class RunIndex:
 def _damaged(path: Path, e: Exception) -> PgenError:
     return PgenError("E050", f"`{path}` is not a readable run index: {e}",
                      hint="move it aside (the task folders stay and are adopted again from their "
-                          "task.json on the next `pgenc batch`)")
+                          "task.json on the next `pgenc batch`)", filename=str(path))
 
 
 def decode(row: dict) -> dict:

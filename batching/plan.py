@@ -91,10 +91,10 @@ def read_plan(path: str | Path) -> Plan:
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise PgenError("E050", f"plan file `{path}` not found",
+        raise PgenError("E050", f"plan file `{path}` not found", filename=str(path),
                         hint="give a TOML plan, or `--spec S --count N` for one spec") from None
     except (IsADirectoryError, UnicodeDecodeError) as e:
-        raise PgenError("E050", f"cannot read plan file `{path}`: {e}") from None
+        raise PgenError("E050", f"cannot read plan file `{path}`: {e}", filename=str(path)) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -150,7 +150,8 @@ def spec_plan(spec: str | Path, count: int, timeout: float | None = None, backen
     if count < 1:
         raise PgenError("E050", f"--count must be at least 1, not {count}")
     if not Path(spec).is_file():
-        raise PgenError("E040", f"spec file `{spec}` not found", hint="give the path of a .pgen file to --spec")
+        raise PgenError("E040", f"spec file `{spec}` not found", hint="give the path of a .pgen file to --spec",
+                        filename=str(spec))
     run = {"spec": str(Path(spec).resolve()), "seeds": list(range(first_seed, first_seed + count)), "count": 1}
     if timeout is not None:
         run["timeout"] = timeout

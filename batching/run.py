@@ -158,7 +158,7 @@ def _lock(out: Path):
         f.seek(0)
         holder = f.read().strip() or "another process"
         f.close()
-        raise PgenError("E050", f"another batch is writing into `{out}` ({holder})",
+        raise PgenError("E050", f"another batch is writing into `{out}` ({holder})", filename=str(out / ".lock"),
                         hint="wait for it to end (or stop it), then rerun: the two would run the same tasks") from None
     f.seek(0)
     f.truncate()
@@ -272,7 +272,8 @@ def _adopt(plan: Plan, out: Path, index: RunIndex) -> int:
         if (row.get("spec_hash"), row.get("options")) != (task.spec_files.digest, task.options):
             raise PgenError("E050", f"`{folder}` holds the result of another spec or other options than this "
                             f"plan's task `{task.key}` (left from an earlier plan?)",
-                            hint="move the folder aside, or give this plan its own --out folder")
+                            hint="move the folder aside, or give this plan its own --out folder",
+                            filename=str(folder / "task.json"))
         index.record(row)
         adopted += 1
     return adopted

@@ -31,7 +31,7 @@ from ..core.errors import PgenError
 from ..core.files import atomic_write_bytes
 
 WAKE_SECONDS = 1.0  # the local pool's longest sleep between looks at its workers
-CONNECT_SECONDS = 10.0
+CONNECT_SECONDS = 6.0  # the client gives up on an unreachable scheduler after this (the whole command: ~8 s)
 HARD_LIMIT_FACTOR = 2.0  # a task's worker is stopped after this many times its time limit (+2 min)
 DEFAULT_TIMEOUT = 60.0   # seconds, for a spec that names none (as `pgenc solve`)
 
@@ -142,7 +142,7 @@ class DaskEngine:
             except (OSError, TimeoutError) as e:
                 raise PgenError("E050", f"cannot reach the Dask scheduler at `{address}` within "
                                 f"{CONNECT_SECONDS:.0f} s ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no answer'}); "
-                                "no task was started",
+                                "no task was started", filename="--dask",
                                 hint="start one with `dask scheduler` and `dask worker ADDRESS`, or check the address") from None
             except ValueError as e:
                 raise PgenError("E050", f"`{address}` is not a Dask scheduler address: {e}",

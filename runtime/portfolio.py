@@ -88,10 +88,13 @@ def run_portfolio(problem, members: list, timeout: float, seed: int, tolerance: 
             return res   # the start member certified its own design (it reached a proved bound)
         if res.has_solution and (best_start is None or _better(problem, res.objective, best_start.objective)):
             best_start = res
-    cutoff = None
+    cutoff = certified = None
     if best_start is not None and best_start.objective is not None:
         slack = GAP_TOL * max(1.0, abs(best_start.objective))
         cutoff = best_start.objective + (slack if _minimising(problem) else -slack)
+        # what an infeasible cutoff model proves of the optimum, on the right side of the
+        # incumbent: nothing beats it by more than the slack
+        certified = best_start.objective - (slack if _minimising(problem) else -slack)
     starts = (best_start.values,) if best_start is not None else ()
 
     runs: list = []  # [(member, handle)] started background members
@@ -113,7 +116,7 @@ def run_portfolio(problem, members: list, timeout: float, seed: int, tolerance: 
                                      stats=outcome.stats, message=message))
 
         if outcome.termination == INFEASIBLE and outcome.member not in {m.name for m in search}:
-            return the_start(OPTIMAL, cutoff,
+            return the_start(OPTIMAL, certified,
                              f"certified: no solution beats the {best_start.backend} incumbent by more than "
                              f"{GAP_TOL:g} x max(1, |objective|) (the model with that objective cutoff is infeasible)")
         res = result_of(outcome) if outcome.values is not None else None
@@ -193,7 +196,19 @@ def verified_result(problem, outcome: Outcome, seed: int, tolerance: float, wall
     res.solutions = [Solution(outcome.values, objective, outcome.found_by or outcome.member)]
     res.status = SolutionStatus.OPTIMAL if outcome.termination == OPTIMAL else SolutionStatus.FEASIBLE
     if has_objective and objective is not None and res.bound is not None:
-        res.gap = 0.0 if outcome.termination == OPTIMAL else abs(objective - res.bound) / max(abs(objective), 1e-9)
+        # a bound on the wrong side of the verified objective proves nothing: it is dropped,
+        # never shown beside a gap (the gap is computed from the bound, or absent)
+        slack = tolerance * max(1.0, abs(objective))
+        wrong = res.bound < objective - slack if sense == "maximize" else res.bound > objective + slack
+        if wrong:
+            res.stats = {**res.stats, "notes": list(res.stats.get("notes", [])) + [
+                f"{outcome.member} reported {res.bound:g} as its bound, which is not a bound on the verified "
+                f"objective {objective:g}: dropped"]}
+            res.bound = None
+        else:
+            res.gap = abs(objective - res.bound) / max(abs(objective), 1e-9)
+            if res.gap <= slack / max(abs(objective), 1e-9):
+                res.gap = 0.0  # equal within the verifier's tolerance
     return res
 
 

@@ -95,6 +95,10 @@ class MipBackend(Backend):
                 bound = None
         elif has_sol:
             objective = 0.0
+        if status == S.OPTIMAL and objective is not None and all(x.var_type == mip.CONTINUOUS for x in xs):
+            # a pure LP: its optimum is its own bound (LP duality); HiGHS through python-mip
+            # reports no MIP dual bound for it (measured: 0 beside an optimum of 2.2)
+            bound = objective
         if status == S.OPTIMAL:
             term = OPTIMAL
         elif status == S.FEASIBLE:

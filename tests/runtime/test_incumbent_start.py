@@ -94,7 +94,10 @@ def test_an_infeasible_cutoff_model_certifies_the_start(problem, optimum):
     assert res.objective == pytest.approx(optimum.objective, abs=1e-6)
     # the cutoff handed to the exact member: a hair above the verified incumbent
     assert exact.cutoff == pytest.approx(res.objective + 1e-4 * max(1.0, res.objective))
-    assert res.bound == exact.cutoff
+    # the bound it proves: nothing beats the incumbent by more than that tolerance (a bound on
+    # the right side of the objective, not the cutoff itself)
+    assert res.bound == pytest.approx(res.objective - 1e-4 * max(1.0, res.objective))
+    assert res.gap == pytest.approx(1e-4 * max(1.0, res.objective) / res.objective)
     assert res.to_json()["incumbent_source"] == "given"
 
 

@@ -49,12 +49,13 @@ class RunIndex:
         try:
             if create:
                 self.out.mkdir(parents=True, exist_ok=True)
-            fresh = not self.path.exists()
             self.db = sqlite3.connect(self.path, timeout=30.0)
-            if not fresh:  # damage past the header shows here, not in the middle of a batch
-                verdict = self.db.execute("PRAGMA quick_check").fetchone()[0]
-                if verdict != "ok":
-                    raise sqlite3.DatabaseError(verdict)
+            # damage past the header shows here, not in the middle of a batch
+            verdict = self.db.execute("PRAGMA quick_check").fetchone()[0]
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(verdict)
+            # an empty database (a new file, or one that a reader's connect created) is new
+            fresh = self.db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
             have = {r[1] for r in self.db.execute("PRAGMA table_info(tasks)")}
             if not fresh and not set(NAMES) <= have:
                 raise PgenError("E050", f"`{self.path}` is not a pgen run index (it has no `tasks` table "

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 
 import numpy as np
 import pytest
@@ -73,7 +74,7 @@ def _wait_rows(index_path, k, proc, limit=120.0):
     t0 = time.time()
     while time.time() - t0 < limit and proc.poll() is None:
         try:
-            with sqlite3.connect(index_path) as db:
+            with closing(sqlite3.connect(f"{index_path.as_uri()}?mode=ro", uri=True)) as db:  # never creates it
                 if db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] >= k:
                     return True
         except sqlite3.Error:
@@ -191,6 +192,10 @@ def test_a_corrupt_index_is_a_clear_error(plan_folder, tmp_path):
     assert "is not a readable run index" in r.stderr and "move it aside" in r.stderr
     r = pgenc("runs", out)
     assert r.returncode == 1 and "is not a readable run index" in r.stderr
+    # an empty file (what a reader's sqlite3.connect leaves before the batch makes its index) is a new index
+    (out / "index.sqlite").write_bytes(b"")
+    assert pgenc("batch", plan_folder, "--out", out, "--no-gallery").returncode == 0
+    assert len(rows_of(out)) == 8
 
 
 def test_unreachable_dask_address_fails_fast_and_starts_nothing(plan_folder, tmp_path):

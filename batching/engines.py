@@ -1,9 +1,8 @@
-"""Two ways to run a batch's tasks, one interface: `engine.run(payloads, on_result, contents)` calls
-`on_result(payload, reply, started)` in the caller's thread as each task finishes (`reply`:
-run_task's {"row", "files"}, `started`: time.perf_counter() when it was handed to an idle
-worker, None where that is not known) and
-returns when all are done (`contents`: sha256 -> bytes of the spec files, for an engine that
-ships them); `close()` stops what still runs (Ctrl-C).
+"""Two ways to run a batch's tasks, one interface: `engine.run(payloads, on_result, contents)`
+calls `on_result(payload, reply, started)` in the caller's thread as each task finishes
+(`reply`: run_task's {"row", "files"}; `started`: time.perf_counter() when it was handed to an
+idle worker, None where that is not known) and returns when all are done (`contents`: sha256
+-> bytes of the spec files, for an engine that ships them); `close()` stops what still runs.
 
 - `LocalPool(jobs)`: `jobs` worker processes (runtime.worker.ServedWorker, `python -m
   pgen.runtime.worker_main --serve`) that stay up between tasks, so imports, checked specs
@@ -11,12 +10,13 @@ ships them); `close()` stops what still runs (Ctrl-C).
   tried once more; a second death marks it failed with the exit code.
 - `DaskEngine(address or client)`: the tasks as Dask futures. Spec files travel once per
   content hash (`client.scatter`) and are rebuilt on each worker under a folder named by the
-  spec's hash; the client's cached neuron bounds (`pgenc bounds`) go with them. Each task runs in a solver process of its Dask worker thread, started with
-  subprocess (which a daemonic Dask worker may do) and kept between tasks; a crash there is
-  retried once as on the local pool. A Dask worker that itself dies (a lost machine) is the
-  scheduler's to handle: its tasks are rescheduled up to `distributed.scheduler.allowed-failures`,
-  then failed (KilledWorker). Start workers
-  with one thread (`dask worker ADDRESS --nthreads 1 --nworkers J`), and give the scheduler
+  spec's hash; the client's cached neuron bounds (`pgenc bounds`) go with them. Each task runs
+  in a solver process of its Dask worker thread, started with subprocess (which a daemonic
+  Dask worker may do) and kept between tasks; a crash there is retried once as on the local
+  pool. A Dask worker that itself dies (a lost machine) is the scheduler's to handle: its
+  tasks are rescheduled up to `distributed.scheduler.allowed-failures`, then failed
+  (KilledWorker). Start workers with one thread (`dask worker ADDRESS --nthreads 1
+  --nworkers J`), and give the scheduler
   `distributed.scheduler.worker-saturation: 1.0` so that a dying worker holds only the task
   it runs (with more queued there, they count as suspects too).
 """

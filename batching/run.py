@@ -46,20 +46,29 @@ class BatchReport:
                 + (f"; {self.adopted} adopted from their folders" if self.adopted else ""))
 
 
-def payloads(plan: Plan) -> list:
-    """Each task as plain data for a worker (local or remote); `root` is the spec's tree
-    rebuilt from the hashed contents (plan.materialise), which the local pool reads. The
-    contents stay in the plan: `plan_contents(plan)` gives them to an engine that ships them."""
+def spec_roots(plan: Plan) -> dict:
+    """spec digest -> the spec's tree rebuilt from its hashed contents (plan.materialise), once
+    per distinct spec: what the local pool's tasks and the precheck read."""
+    roots: dict = {}
+    for t in plan.tasks:
+        f = t.spec_files
+        if f.digest not in roots:
+            roots[f.digest] = materialise(f.digest, f.files, f.contents)
+    return roots
+
+
+def payloads(plan: Plan, roots: dict) -> list:
+    """Each task as plain data for a worker (local or remote); `root` is its spec's tree
+    (`spec_roots`). The contents stay in the plan: `plan_contents(plan)` gives them to an
+    engine that ships them."""
     digest = plan.digest
-    roots = {t.spec_files.digest: materialise(t.spec_files.digest, t.spec_files.files, t.spec_files.contents)
-             for t in plan.tasks}
     return [{"key": t.key, "position": t.position, "run": t.run, "spec": t.spec,
              "spec_rel": t.spec_files.spec, "spec_hash": t.spec_files.digest, "files": t.spec_files.files,
              "root": str(roots[t.spec_files.digest]), "options": t.options, "plan_hash": digest,
              "spec_timeout": t.spec_files.timeout, "images": t.spec_files.images} for t in plan.tasks]
 
 
-def precheck(plan: Plan) -> None:
+def precheck(plan: Plan, roots: dict) -> None:
     """Check each run's spec once, with its first task's param values, before anything
     starts: a spec error is one located error, not a failed row per task."""
     from ..api import load
@@ -69,7 +78,7 @@ def precheck(plan: Plan) -> None:
         if t.run not in seen:
             seen.add(t.run)
             f = t.spec_files
-            root = materialise(f.digest, f.files, f.contents)
+            root = roots[f.digest]
             try:
                 load(root / f.spec, params=t.options.get("params") or {})
             except PgenError as e:  # name the user's file, not the copy
@@ -96,7 +105,8 @@ def run_batch(plan: Plan, out: str | Path, engine, redo: tuple = (), progress: b
     for s in redo:
         if s not in STATUSES:
             raise PgenError("E050", f"--redo takes statuses ({', '.join(STATUSES)}), not `{s}`")
-    precheck(plan)
+    roots = spec_roots(plan)
+    precheck(plan, roots)
     lock = _lock(out)
     index = RunIndex(out)
     try:
@@ -104,7 +114,7 @@ def run_batch(plan: Plan, out: str | Path, engine, redo: tuple = (), progress: b
         before = set(index.statuses())
         adopted = _adopt(plan, out, index)
         recorded = index.statuses()
-        todo = [p for p in payloads(plan) if p["key"] not in recorded or recorded[p["key"]] in redo]
+        todo = [p for p in payloads(plan, roots) if p["key"] not in recorded or recorded[p["key"]] in redo]
         report = BatchReport(out, len(plan.tasks), len(before - {p["key"] for p in todo}), adopted)
         bar = Progress(len(todo), "tasks", enabled=progress and bool(todo))
 

@@ -116,14 +116,14 @@ def _images(problem, options: dict, row: dict, log: list) -> dict:
 
 def _interval(problem):
     """The first surrogate interval a porous spec bounds (for the gallery's filter), or None."""
+    from ..compiler.consts import evaluate
     from ..runtime.terms import surrogate_terms
-    from ..runtime.verify import Evaluator
 
     terms = surrogate_terms(problem.checked)
     if not terms:
         return None
-    ev, interval = Evaluator(problem.checked, {}), terms[0][4]
-    return [float(ev.eval(interval.lo, {})), float(ev.eval(interval.hi, {}))]
+    interval = terms[0][4]
+    return [float(evaluate(interval.lo, problem.checked)), float(evaluate(interval.hi, problem.checked))]
 
 
 def _design(problem, options: dict, row: dict, log: list) -> dict:

@@ -27,7 +27,7 @@ from .shapes import check_shapes
 
 OPTION_KEYS = {"backend": str, "timeout": (int, float), "seed": int, "tolerance": (int, float),
                "strict_delta": (int, float), "bounds": str, "bound_time": (int, float), "sample": int,
-               "draws": int, "neuron_time": (int, float)}
+               "apart": (int, float), "draws": int, "neuron_time": (int, float)}
 BACKENDS = {"auto", "cbc", "highs", "z3", "cpsat"}
 
 
@@ -109,8 +109,11 @@ def check(spec: A.Spec, path: Optional[str] = None, base_dir: Optional[Path] = N
                     _names_ok(stmt.expr, out, set(), declared)
                 out.objective = stmt
             case A.SolveOptions():
-                for key, value in stmt.options:
-                    out.options[key] = _option(key, value, stmt)
+                spans = stmt.spans or (stmt.span,) * len(stmt.options)
+                for (key, value), span in zip(stmt.options, spans):
+                    out.options[key] = _option(key, value, span)
+                    if key == "apart":
+                        apart_span = span
             case A.ImageDecl():
                 out.grids[stmt.name] = grid_spec.image_family(stmt, out.base_dir)
                 out.vars[stmt.name] = _image_var(stmt)
@@ -133,7 +136,48 @@ def check(spec: A.Spec, path: Optional[str] = None, base_dir: Optional[Path] = N
         out.objective = A.Objective("satisfy", None)
     check_shapes(out)
     _oracles_ok(out)
+    if "apart" in out.options:
+        if "sample" not in out.options:
+            raise PgenError("E018", "`apart` spaces the solutions of `sample`, and this spec samples none",
+                            apart_span, hint=f"ask for several: `solve sample 10 apart {out.options['apart']}`")
+        out.options["apart"] = check_apart(out, out.options["apart"], apart_span)
     return out
+
+
+def check_apart(checked: Checked, apart, span=None) -> int | float:
+    """`apart D` (or `--apart D`): sampled images differ in at least D cells (Hamming, summed
+    over the spec's images), sampled design vectors are at least D apart in L1 over every
+    entry of every `var` (Hamming on Booleans). D is returned as an int where every distance
+    is a whole number. A D no two solutions can reach is refused: it would stop `sample`
+    after one solution, which is surely not what was meant."""
+    span = span or A.NOSPAN
+    what = "`apart`"
+    if isinstance(apart, bool) or not isinstance(apart, (int, float)) or not apart > 0:
+        raise PgenError("E018", f"{what} must be a positive distance, not {apart}", span)
+    whole = checked.grids or all(v.kind in ("int", "bool") for v in checked.vars.values())
+    if whole and float(apart) != int(apart):
+        whose = "images count cells" if checked.grids else "integer and Boolean designs are whole numbers"
+        raise PgenError("E018", f"{what} {apart}: distances between {whose}", span,
+                        hint=f"use {int(apart) + 1}: a distance of at least {apart} is one of at least {int(apart) + 1}")
+    if checked.grids:
+        widest = sum(int(np.prod(v.shape)) for name, v in checked.vars.items() if name in checked.grids)
+        reach = f"two images can differ: they have {widest} cells"
+    else:
+        widest = 0.0
+        for name, v in checked.vars.items():
+            if not (np.all(np.isfinite(v.lb)) and np.all(np.isfinite(v.ub))):
+                raise PgenError("E018", f"{what} measures L1 distances, and `{name}` has no finite bounds", span,
+                                hint=f"give it a box: `var {name} : {v.kind}{_dims(v.shape)} in [lo, hi]` (the "
+                                     "encoding of `at least D apart` needs one)")
+            widest += float(np.sum(v.ub - v.lb))
+        reach = f"two designs can differ: their box is {widest:g} across in L1"
+    if apart > widest:
+        raise PgenError("E018", f"{what} {apart} is more than {reach}", span, hint="choose a smaller distance")
+    return int(apart) if whole else float(apart)
+
+
+def _dims(shape: tuple) -> str:
+    return f"[{', '.join(str(n) for n in shape)}]" if shape else ""
 
 
 def _oracles_ok(out: Checked) -> None:
@@ -176,20 +220,20 @@ def _image_var(stmt: A.ImageDecl, phases: int = 0) -> VarInfo:
     return VarInfo(stmt.name, "bool", shape, np.zeros(shape), np.ones(shape), None, None, stmt)
 
 
-def _option(key, value, stmt):
+def _option(key, value, span):
     if key not in OPTION_KEYS:
         close = difflib.get_close_matches(key, list(OPTION_KEYS), n=1)
         hint = f"did you mean `{close[0]}`?" if close else "known options: " + ", ".join(sorted(OPTION_KEYS))
-        raise PgenError("E018", f"unknown solve option `{key}`", stmt.span, hint=hint)
+        raise PgenError("E018", f"unknown solve option `{key}`", span, hint=hint)
     if not isinstance(value, OPTION_KEYS[key]) or isinstance(value, bool):
-        raise PgenError("E018", f"solve option `{key}` has a value of the wrong kind: {value!r}", stmt.span)
+        raise PgenError("E018", f"solve option `{key}` has a value of the wrong kind: {value!r}", span)
     if key == "backend" and value not in BACKENDS:
-        raise PgenError("E018", f"unknown backend `{value}`", stmt.span,
+        raise PgenError("E018", f"unknown backend `{value}`", span,
                         hint="choose one of: " + ", ".join(sorted(BACKENDS)))
     if key == "bounds" and value not in ("interval", "lp", "milp"):
-        raise PgenError("E018", f"unknown bound method `{value}`", stmt.span, hint="choose interval, lp or milp")
+        raise PgenError("E018", f"unknown bound method `{value}`", span, hint="choose interval, lp or milp")
     if key in ("timeout", "tolerance", "strict_delta", "bound_time", "sample", "draws", "neuron_time") and not value > 0:
-        raise PgenError("E018", f"solve option `{key}` must be positive, not {value}", stmt.span)
+        raise PgenError("E018", f"solve option `{key}` must be positive, not {value}", span)
     return value
 
 

@@ -56,6 +56,15 @@ class Lin:
 
 
 @dataclass
+class NetRecord:
+    """Network `label` (the ONNX file at `path`) applied to `inputs`, encoded as `outputs`."""
+    label: str
+    path: str
+    inputs: list   # [Lin]
+    outputs: list  # [Lin]
+
+
+@dataclass
 class LinearCon:
     """expr sense rhs.
 
@@ -117,6 +126,9 @@ class Model:
     # the order and polarity of `branch_first` may be drawn from the solver's seed (porous
     # images: a random pixel order and value per draw finds varied images as fast; measured)
     branch_shuffle: bool = False
+    # each encoded network application: which rows feed it and which rows are its outputs, so
+    # that a solution can be compared with onnxruntime on the solver's own values
+    net_records: list = field(default_factory=list)  # [NetRecord]
 
     def add_var(self, name: str, kind: str, lb: float, ub: float, origin: str = "") -> int:
         if kind == BOOL:

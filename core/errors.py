@@ -43,9 +43,11 @@ CODES = {
     "E021": "unsupported network operation",
     "E022": "network shape mismatch",
     "E023": "bad grid rule",
+    "E024": "imported network differs from onnxruntime",
     "E030": "backend cannot take this model",
     "E040": "output problem",
     "E050": "bad batch plan or run folder",
+    "E060": "two methods disagree",
 }
 
 

@@ -111,6 +111,8 @@ class Result:
             parts.append(f"gap: {100 * self.gap:.4g}%")
         if self.solutions and self.solutions[0].found_by not in ("", self.backend):
             parts.append(f"incumbent: {self.solutions[0].found_by}")
+        if self.has_solution and self.stats.get("network_max_difference") is not None:
+            parts.append(f"network vs onnxruntime: {self.stats['network_max_difference']:.2g}")
         parts.append(f"time: {self.wall:.2f}s")
         if len(self.solutions) > 1:
             parts.append(f"{len(self.solutions)} solutions")

@@ -248,6 +248,7 @@ class Objective:
 class SolveOptions:
     options: tuple  # ((key, value), ...), values are str | int | float
     span: Span = _span()
+    spans: tuple = field(default=(), compare=False, repr=False)  # one per option, for its errors
 
 
 # ---------------------------------------------------------------- porous media

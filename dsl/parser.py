@@ -230,7 +230,7 @@ class _ToAst(Transformer):
         return A.Objective("satisfy", None, _span_of(meta))
 
     def solve_opts(self, meta, c):
-        return A.SolveOptions(tuple(c), _span_of(meta))
+        return A.SolveOptions(tuple(kv for kv, _ in c), _span_of(meta), tuple(span for _, span in c))
 
     def option(self, meta, c):
         key, value = c
@@ -242,7 +242,7 @@ class _ToAst(Transformer):
             value = str(value)[1:-1]
         else:
             value = str(value)
-        return (str(key), value)
+        return (str(key), value), _span_of(meta)
 
     # -- expressions
     def number(self, meta, c):

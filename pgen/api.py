@@ -135,18 +135,30 @@ class Problem:
             raise e.located(self.path, self.text)
 
     def sample(self, count: Optional[int] = None, seed: Optional[int] = None, timeout: Optional[float] = None,
-               backend: Optional[str] = None, jobs: int = 1, max_draws: Optional[int] = None, **kw):
+               backend: Optional[str] = None, jobs: int = 1, max_draws: Optional[int] = None,
+               apart: Optional[float] = None, **kw):
         """`count` distinct verified images of a porous spec (runtime.sample.SampleRun; its
-        `cells` hold each image, its grain labels and its record). Defaults: the spec's
-        `sample`, `seed`, `timeout` (per draw) and `backend` options."""
-        from .runtime.sample import DEFAULT_DRAW_TIMEOUT, sample
-
+        `cells` hold each image, its grain labels and its record), or of another spec `count`
+        verified designs (runtime.sample_designs.DesignSampleRun). `apart`: pairwise at least
+        this far apart (Hamming for images and Booleans, L1 for numbers). Defaults: the spec's
+        `sample`, `apart`, `seed`, `timeout` (per image or design) and `backend` options."""
         opts = self.checked.options
+        count = int(count if count is not None else opts.get("sample", 1))
+        apart = apart if apart is not None else opts.get("apart")
+        seed = int(seed if seed is not None else opts.get("seed", 0))
+        backend = backend or opts.get("backend", "auto")
         try:
-            return sample(self, int(count if count is not None else opts.get("sample", 1)),
-                          seed=int(seed if seed is not None else opts.get("seed", 0)),
+            if not self.checked.grids:
+                from .runtime.sample_designs import DEFAULT_DESIGN_TIMEOUT, sample_designs
+
+                return sample_designs(self, count, seed=seed, backend=backend, apart=apart,
+                                      timeout=float(timeout if timeout is not None
+                                                    else opts.get("timeout", DEFAULT_DESIGN_TIMEOUT)), **kw)
+            from .runtime.sample import DEFAULT_DRAW_TIMEOUT, sample
+
+            return sample(self, count, seed=seed,
                           timeout=float(timeout if timeout is not None else opts.get("timeout", DEFAULT_DRAW_TIMEOUT)),
-                          backend=backend or opts.get("backend", "auto"), jobs=jobs,
+                          backend=backend, jobs=jobs, apart=apart,
                           max_draws=max_draws if max_draws is not None else opts.get("draws"), **kw)
         except PgenError as e:
             raise e.located(self.path, self.text)

@@ -27,6 +27,8 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="parse and check a spec (names, data, networks, shapes); lowering is `compile --stats`")
     c.add_argument("spec")
+    c.add_argument("--net-check", action="store_true",
+                   help="also run every network as imported against onnxruntime on random inputs")
 
     c = sub.add_parser("compile", help="write the native model (LP, MPS, SMT-LIB2, CP-SAT text)")
     c.add_argument("spec", help=".pgen spec, or a .vnnlib property with --net")
@@ -43,10 +45,16 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--out", default=None, help="run folder to write (spec, manifest, result, values; "
                    "for images: NNNN.png/.npy/.json, contact_sheet.png, summary.json)")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
+    c.add_argument("--confirm", action="store_true",
+                   help="re-decide an infeasible verdict by a second method (brute force, input branch "
+                        "and bound, or another solver); a disagreement is an error")
     c.add_argument("--plot", default=None, metavar="FILE.png",
                    help="draw the best incumbent and the best proved bound over time (which member found what)")
     c.add_argument("--count", type=int, default=None,
                    help="images to make (specs with an `image`; default: the spec's `sample`, else 1)")
+    c.add_argument("--apart", type=float, default=None, metavar="D",
+                   help="samples pairwise at least D apart: cells that differ for images and Booleans, L1 for "
+                        "numbers (default: the spec's `apart`, else distinct)")
     c.add_argument("--jobs", type=int, default=1, help="draws solved at once in worker processes (images)")
     c.add_argument("--max-draws", type=int, default=None,
                    help="draws to try before giving up (images; default 3 x count + 10)")
@@ -71,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--backend", default="auto")
     c.add_argument("--timeout", type=float, default=300.0)
     c.add_argument("--witness", default=None, help="write the witness input as .npy")
+    c.add_argument("--confirm", action="store_true",
+                   help="re-decide an `unsat` by a second method; a disagreement is an error")
 
     c = sub.add_parser("fmt", help="print the spec in canonical form")
     c.add_argument("spec")
@@ -145,6 +155,11 @@ def cmd_check(args) -> int:
                          + (f", compact {'/'.join(map(str, fam.compact))}" if fam.compact else ""))
         rules.append(f"border {fam.border}, holes {fam.holes}")
         print(f"  image {name}: {size}; " + "; ".join(rules))
+    if args.net_check:
+        from .compiler.nn.net_check import net_check
+
+        for name, net in checked.nets.items():
+            print(f"  network {name}: " + net_check(net).line())
     return EXIT_OK
 
 
@@ -199,10 +214,10 @@ def cmd_solve(args) -> int:
                         hint="leave out --plot")
     if problem.checked.grids:
         return cmd_sample(args, problem)
-    if args.count is not None:
-        raise PgenError("E018", "--count makes images: the spec declares no `image`",
-                        hint="for several solutions of other specs, solve with different --seed values")
+    if args.count is not None or args.apart is not None or "sample" in problem.options:
+        return cmd_sample_designs(args, problem)
     result = problem.solve(backend=args.backend, timeout=args.timeout, seed=args.seed, progress=True)
+    confirmation = _confirm(args, problem, result, args.timeout or problem.options.get("timeout", 60.0))
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -213,6 +228,8 @@ def cmd_solve(args) -> int:
             print(f"message: {result.message}", file=sys.stderr)
         for note in result.stats.get("notes", []):
             print(f"note: {note}", file=sys.stderr)
+        if confirmation is not None:
+            print(confirmation.line())
     if args.out and result.has_solution:
         write_run(args.out, problem, result)
         print(f"wrote {args.out}", file=sys.stderr)
@@ -298,12 +315,13 @@ def cmd_sample(args, problem) -> int:
         bar.update(1)
 
     run = problem.sample(count, seed=seed, timeout=timeout, backend=args.backend, jobs=args.jobs,
-                         max_draws=args.max_draws, quick=not args.no_quick, on_cell=on_cell,
+                         max_draws=args.max_draws, quick=not args.no_quick, on_cell=on_cell, apart=args.apart,
                          **({} if args.draw_work is None else {"draw_work": args.draw_work}))
     bar.close()
     line = (f"made {run.made} of {run.asked} images in {run.wall:.1f} s ({run.draws} draws: "
             f"{run.infeasible} proved infeasible, {run.timed_out} timed out, {run.failed} failed"
             + (f", {run.duplicates} duplicates" if run.duplicates else "")
+            + (f", {run.too_close} closer than {run.apart} cells" if run.too_close else "")
             + (f"; {run.rejected} candidates cut off by their true value" if run.rejected else "") + ")")
     print(line)
     for m in run.messages[:5]:
@@ -318,14 +336,62 @@ def cmd_sample(args, problem) -> int:
     if run.complete:
         return EXIT_OK
     if run.exhausted:
-        print(f"only {run.made} distinct images satisfy the spec (proved: the next draw is infeasible)",
-              file=sys.stderr)
+        if run.apart > 1:  # a greedy set: maximal (nothing more fits), not the most there could be
+            print(f"no further image satisfies the spec at least {run.apart} cells from the {run.made} made "
+                  "(proved: the next draw is infeasible)", file=sys.stderr)
+        else:
+            print(f"only {run.made} distinct images satisfy the spec (proved: the next draw is infeasible)",
+                  file=sys.stderr)
     elif run.made == 0 and run.draws and run.infeasible == run.draws:
         print(f"every draw ({run.draws}) was proved infeasible: no image with these seeds, DAGs and `s` meets "
               "the spec; check that the intervals lie within what the network can output", file=sys.stderr)
     else:
         print("fewer images than asked: raise --timeout or --max-draws, or widen the spec's intervals",
               file=sys.stderr)
+    return EXIT_NO_ANSWER
+
+
+def cmd_sample_designs(args, problem) -> int:
+    """Designs (a spec without an `image`, with `sample`, --count or --apart): N verified
+    designs pairwise `apart`, one line each. Exit 0 when all are made, 2 when the spec is
+    proved infeasible, 3 otherwise (as for images: fewer than asked, saying why)."""
+    from .runtime.sample_designs import DEFAULT_DESIGN_TIMEOUT
+
+    opts = problem.options
+    count = args.count if args.count is not None else int(opts.get("sample", 1))
+    if count < 1:
+        raise PgenError("E018", f"--count must be at least 1, not {count}")
+    text_out = sys.stderr if args.json else sys.stdout  # --json: stdout holds the JSON alone
+
+    def on_design(design, run):
+        near = "" if design.nearest is None else f"  nearest earlier at {design.nearest:g}"
+        obj = "" if design.objective is None else f"  objective {design.objective:.6g}"
+        values = "  ".join(f"{k} = {_fmt_value(v)}" for k, v in design.values.items())
+        print(f"{design.index:4d}  {values}{obj}{near}", flush=True, file=text_out)
+
+    run = problem.sample(count, seed=args.seed, backend=args.backend, apart=args.apart, on_design=on_design,
+                         timeout=args.timeout if args.timeout is not None
+                         else float(opts.get("timeout", DEFAULT_DESIGN_TIMEOUT)))
+    print(f"made {run.made} of {run.asked} designs at least {run.apart:g} apart in {run.wall:.1f} s "
+          f"({run.backend}; stopped: {run.stopped})", file=text_out)
+    for m in run.messages[:5]:
+        print(f"  {m}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(run.summary(), indent=2))
+    if args.out and run.designs:
+        from .core.files import atomic_folder
+
+        with atomic_folder(Path(args.out)) as tmp:
+            (tmp / "spec.pgen").write_text(problem.text)
+            (tmp / "designs.json").write_text(json.dumps(run.summary(), indent=2) + "\n")
+        print(f"wrote {args.out}", file=sys.stderr)
+    if run.complete:
+        return EXIT_OK
+    if run.exhausted:
+        if run.made == 0:
+            return EXIT_INFEASIBLE
+        print(f"no further design satisfies the spec at least {run.apart:g} from the {run.made} made (proved: the "
+              "next solve is infeasible)", file=sys.stderr)
     return EXIT_NO_ANSWER
 
 
@@ -391,21 +457,41 @@ def cmd_verify(args) -> int:
         raise PgenError("E018", f"--timeout must be positive, not {args.timeout:g}")
     problem = load_vnnlib(args.prop, args.net)
     result = problem.solve(backend=args.backend, timeout=args.timeout, progress=True)
+    confirmation = _confirm(args, problem, result, args.timeout)
     if result.has_solution:
         x = np.asarray(result.values["X"])
         print("sat")
         print("witness X = " + np.array2string(x, precision=9, max_line_width=100, threshold=20))
         if args.witness:
             _atomic_write_npy(Path(args.witness), x)
-        print(f"backend {result.backend}, {result.wall:.2f} s, verified with onnxruntime", file=sys.stderr)
+        diff = result.stats.get("network_max_difference")
+        print(f"backend {result.backend}, {result.wall:.2f} s, verified with onnxruntime"
+              + (f" (solver's network outputs within {diff:.2g} of onnxruntime's)" if diff is not None else ""),
+              file=sys.stderr)
         return EXIT_OK
     if result.termination == Termination.INFEASIBLE:
         print("unsat")
+        if confirmation is not None:
+            print(confirmation.line())
         print(f"backend {result.backend}, {result.wall:.2f} s", file=sys.stderr)
         return EXIT_OK
     print("unknown")
     print(f"{result.termination}: {result.message}", file=sys.stderr)
     return EXIT_NO_ANSWER
+
+
+def _confirm(args, problem, result, timeout: float):
+    """`--confirm`: an infeasible verdict re-decided by a second method (runtime/confirm.py);
+    its line goes into the output, and into the result's stats for --json and run folders.
+    A disagreement raises (an error with both answers)."""
+    if not getattr(args, "confirm", False) or result.termination != Termination.INFEASIBLE:
+        return None
+    from .runtime.confirm import confirm
+
+    print("confirming the infeasible verdict by a second method ...", file=sys.stderr)
+    confirmation = confirm(problem, result, timeout, seed=args.seed if getattr(args, "seed", None) is not None else 0)
+    result.stats = {**result.stats, "confirmation": confirmation.line()}
+    return confirmation
 
 
 def _atomic_write_npy(path: Path, arr) -> None:

@@ -18,6 +18,13 @@ never counts as new; every enclosed hole found, as a hole cut), then solve, and 
 A draw proved infeasible or timed out is counted and replaced, up to `max_draws`. A spec
 whose draws are all the same (given seeds, one `s`, a fixed DAG) is one draw that asks for
 all `count` images: when it is proved infeasible early, no more distinct images exist.
+
+`apart D` (D >= 2) widens "distinct" to "at least D cells differ" (Hamming, over all the
+spec's images): each image made is excluded with its whole radius-(D - 1) ball, one linear
+row (compiler.grid.lower.image_no_good), while an image rejected or failed is still excluded
+alone. This process checks every candidate's distance to the images made, from the decoded
+pixels, before it counts (draws in flight, and the quick search, may come too close); a fixed
+family proved infeasible then means that no further valid image is D away from all made.
 """
 from __future__ import annotations
 
@@ -29,6 +36,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..compiler.backends import Session, check_backend, choose_backend
+from ..compiler.check import check_apart
 from ..compiler.grid.draw import draw_rng, draw_rules
 from ..compiler.grid.lower import hole_cut, image_no_good
 from ..compiler.lower import lower
@@ -54,10 +62,16 @@ FAILURE_LIMIT = 3  # draws that all fail with an error (no answer at all) end th
 
 @dataclass
 class Cuts:
-    """What every later draw must respect: images to exclude (made, rejected by the PDE
-    check, or found twice) and enclosed holes (per image name)."""
+    """What every later draw must respect: images to exclude (rejected by the PDE check,
+    failed, or found twice), images made (kept `apart` cells away), and enclosed holes
+    (per image name)."""
     images: list = field(default_factory=list)   # [{image name: (T, T) uint8}]
     holes: list = field(default_factory=list)    # [(image name, Boolean mask)]
+    kept: list = field(default_factory=list)     # [{image name: (T, T) uint8}] images made
+    apart: int = 1
+
+    def copy(self) -> "Cuts":
+        return Cuts(list(self.images), list(self.holes), list(self.kept), self.apart)
 
 
 @dataclass
@@ -127,6 +141,8 @@ class DrawJob:
         grids = lowered.grids
         for imgs in self.cuts.images:
             model.constraints.extend(_no_goods(grids, imgs))
+        for imgs in self.cuts.kept:
+            model.constraints.extend(_no_goods(grids, imgs, self.cuts.apart))
         for image, mask in self.cuts.holes:
             model.constraints.append(hole_cut(grids[image], mask))
         session = Session(name, model)
@@ -164,9 +180,9 @@ class DrawJob:
                 out.holes.extend(holes)
                 continue
             values = decode(lowered.var_base, self.checked, raw.values)
-            for con in _no_goods(grids, images):
-                session.add(con)
             ok, _ = _lazy_ok(self.checked, lowered.lazy, values, 0.0)
+            for con in _no_goods(grids, images, self.cuts.apart if ok else 1):  # a rejected image alone
+                session.add(con)
             if not ok:
                 out.rejected.append(images)
                 continue
@@ -178,15 +194,17 @@ class DrawJob:
         return out
 
 
-def _no_goods(grids: dict, images: dict) -> list:
-    """One no-good over the pixels of all the spec's images together."""
-    cons = [image_no_good(grids[g], images[g]) for g in images if g in grids]
+def _no_goods(grids: dict, images: dict, apart: int = 1) -> list:
+    """One no-good over the pixels of all the spec's images together: at least `apart` of
+    them differ."""
+    cons = [image_no_good(grids[g], images[g], apart=apart) for g in images if g in grids]
     if len(cons) <= 1:
         return cons
-    from ..compiler import ir  # several images: one row saying "some pixel of some image differs"
+    from ..compiler import ir  # several images: one row saying "some `apart` pixels of them differ"
     idx = np.concatenate([c.expr.idx for c in cons])
     coef = np.concatenate([c.expr.coef for c in cons])
-    rhs = sum(c.rhs for c in cons) - (len(cons) - 1)
+    # each row is `coef.x >= apart - base`, where coef.x + base is that image's distance
+    rhs = sum(c.rhs for c in cons) - (len(cons) - 1) * apart
     order = np.argsort(idx)
     return [ir.LinearCon(ir.Lin(idx[order], coef[order]), ir.GE, rhs, "distinct images", "no_good")]
 
@@ -223,7 +241,9 @@ class SampleRun:
     timed_out: int = 0
     failed: int = 0
     duplicates: int = 0
-    exhausted: bool = False   # a fixed family proved that no further distinct image exists
+    too_close: int = 0        # candidates fewer than `apart` cells from an image made (draws in flight)
+    apart: int = 1            # images made differ pairwise in at least this many cells
+    exhausted: bool = False   # a fixed family proved that no further distinct (apart) image exists
     rejected: int = 0         # candidates whose true value missed (PDE-checked specs)
     wall: float = 0.0
     messages: list = field(default_factory=list)
@@ -242,18 +262,27 @@ class SampleRun:
     def complete(self) -> bool:
         return self.made >= self.asked
 
+    @property
+    def min_distance(self) -> Optional[int]:
+        """The smallest Hamming distance between two images made (None below two), counted
+        from the pixels themselves."""
+        keys = [_pixels(c.images) for c in self.cells]
+        return min((int(np.sum(a != b)) for i, a in enumerate(keys) for b in keys[:i]), default=None)
+
     def summary(self) -> dict:
         return {"asked": self.asked, "made": self.made, "draws": self.draws,
                 "proved_infeasible": self.infeasible, "timed_out": self.timed_out, "failed": self.failed,
                 "duplicates": self.duplicates, "rejected_by_true_value": self.rejected,
+                "apart": self.apart, "too_close": self.too_close, "min_distance": self.min_distance,
                 "exhausted": self.exhausted, "wall_seconds": round(self.wall, 3), "messages": self.messages[:20]}
 
 
 def sample(problem, count: int, seed: int = 0, timeout: float = DEFAULT_DRAW_TIMEOUT, backend: str = "auto",
            jobs: int = 1, max_draws: Optional[int] = None, tolerance: float = DEFAULT_TOLERANCE, quick: bool = True,
            draw_work: Optional[float] = DEFAULT_DRAW_WORK, on_cell: Optional[Callable] = None,
-           on_draw: Optional[Callable] = None, verbose: bool = False) -> SampleRun:
-    """Make `count` distinct verified images. `timeout`: seconds per draw. `on_cell(cell, run)`
+           on_draw: Optional[Callable] = None, verbose: bool = False, apart: Optional[int] = None) -> SampleRun:
+    """Make `count` distinct verified images, pairwise at least `apart` cells apart (None: 1,
+    distinct). `timeout`: seconds per draw. `on_cell(cell, run)`
     is called for each image as it is made, `on_draw(run)` after each draw. `quick=False`:
     every image from the exact backend (no grown-image search first). `draw_work`: the
     deterministic solver seconds a random draw may spend without an answer while fresh draws
@@ -267,8 +296,9 @@ def sample(problem, count: int, seed: int = 0, timeout: float = DEFAULT_DRAW_TIM
     random = any(f.random for f in checked.grids.values())
     max_draws = max_draws if max_draws is not None else (3 * count + 10 if random else 1)
     options = SolveOptions(timeout=float(timeout), seed=0, verbose=verbose, threads=1)
-    run = SampleRun(count)
-    cuts = Cuts()
+    d = 1 if apart is None else check_apart(checked, apart)
+    run = SampleRun(count, apart=d)
+    cuts = Cuts(apart=d)
     seen: set = set()
     start = time.perf_counter()
     jobs = max(1, int(jobs)) if random else 1
@@ -303,7 +333,7 @@ def sample(problem, count: int, seed: int = 0, timeout: float = DEFAULT_DRAW_TIM
                         cuts.images.extend(out.rejected)
                         run.rejected += len(out.rejected)
                     cap = draw_work if random and draw_work and next_draw < max_draws else None
-                    job = DrawJob(checked, rules, Cuts(list(cuts.images), list(cuts.holes)), backend,
+                    job = DrawJob(checked, rules, cuts.copy(), backend,
                                   dataclasses.replace(options, seed=solver_seed, timeout=draw_timeout - spent),
                                   want, tolerance, work_cap=cap)
                     worker.submit(job, draw_timeout - spent)
@@ -340,7 +370,12 @@ def _quick_search(checked, rules: dict, cuts: Cuts, seen: set, solver_seed: int,
     rng = np.random.default_rng(int(solver_seed))
     (g,) = rules
     tried = 0
+    kept = [imgs[g] for imgs in cuts.kept]
     for image, labels in grow.candidates(checked, rules, excluded, rng, deadline=start + budget):
+        if any(int(np.sum(image != k)) < cuts.apart for k in kept):  # the search knows distinct only
+            if time.perf_counter() - start > budget:
+                break
+            continue
         tried += 1
         values = {g: image.astype(np.float64)}
         if not _lazy_ok(checked, lazy, values, 0.0)[0]:
@@ -378,17 +413,24 @@ def _absorb(problem, run: SampleRun, cuts: Cuts, seen: set, out, rules: dict, dr
     run.rejected += len(out.rejected)
     for cand in out.found:
         key = b"".join(cand.images[g].tobytes() for g in sorted(cand.images))
-        cuts.images.append(cand.images)
         if key in seen:  # two draws in flight found the same image
+            cuts.images.append(cand.images)
             run.duplicates += 1
+            continue
+        pixels = _pixels(cand.images)
+        if any(int(np.sum(pixels != _pixels(c.images))) < run.apart for c in run.cells):
+            cuts.images.append(cand.images)  # made before this draw's cuts knew of it
+            run.too_close += 1
             continue
         failures = _verify(problem, cand, rules, tolerance)
         if failures:
+            cuts.images.append(cand.images)
             run.failed += 1
             run.messages.append(f"draw {draw}: a candidate failed independent verification: " + "; ".join(failures))
             continue
         if run.made >= run.asked:
             break
+        cuts.kept.append(cand.images)
         seen.add(key)
         cell = Cell(run.made + 1, cand.images, cand.labels, cand.values,
                     _record(problem, cand, rules, draw, solver_seed, out))
@@ -405,6 +447,12 @@ def _absorb(problem, run: SampleRun, cuts: Cuts, seen: set, out, rules: dict, dr
         else:
             run.failed += 1
             run.messages.append(f"draw {draw}: {out.termination}: {_first_line(out.message)}")
+
+
+def _pixels(images: dict) -> np.ndarray:
+    """All the images' cells in one vector, in image-name order: Hamming distances between
+    two samples are counted on it."""
+    return np.concatenate([np.asarray(images[g]).reshape(-1) for g in sorted(images)])
 
 
 def _first_line(text: str) -> str:

@@ -58,9 +58,13 @@ def test_asking_for_more_images_than_exist_exits_3_with_the_proof(capsys, tmp_pa
     assert "made 5 of 9" in out and "only 5 distinct images" in err
 
 
-def test_count_on_a_spec_without_image_is_an_input_error(capsys):
-    code, _, err = run(capsys, "solve", ROOT / "specs" / "inverse" / "nano_integer.pgen", "--count", 2)
-    assert code == 1 and "--count makes images" in err
+def test_count_on_real_designs_without_a_distance_is_an_input_error(capsys, tmp_path):
+    """--count on a spec without an image samples designs (tests/test_cli_apart.py); real ones
+    must say how far apart."""
+    spec = tmp_path / "r.pgen"
+    spec.write_text("var x : real[2] in [0, 1]\nrequire x[0] + x[1] <= 1\n")
+    code, _, err = run(capsys, "solve", spec, "--count", 2)
+    assert code == 1 and "needs a distance" in err and "--apart 0.5" in err
 
 
 def test_negative_draw_work_is_an_input_error(capsys, tmp_path):

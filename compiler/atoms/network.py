@@ -52,11 +52,13 @@ def _encoded(ctx, site: CallSite, x: Aff, label: str) -> Aff:
     from ..nn.encode import encode_network  # here: the checker reads this table and never encodes
 
     try:
-        return encode_network(site.net, x, ctx.model, label, ctx.origin(site.span), ctx.budget)
+        out = encode_network(site.net, x, ctx.model, label, ctx.origin(site.span), ctx.budget)
     except PgenError as err:
         if err.span.line == 0:
             err.span = site.span
         raise
+    ctx.model.net_records.append(ir.NetRecord(label, str(site.net.path), x.lins(), out.lins()))
+    return out
 
 
 def _opaque(ctx, site: CallSite, x: Aff, label: str) -> Aff:

@@ -14,6 +14,9 @@ from .. import ir
 from ..passes.big_m import linearize_implications
 from .base import Backend, constant_row_holds, unique_names
 
+UNBOUNDED_OBJECTIVE = 1e20  # CBC's "optimal" on an unbounded LP lies out here; no real optimum does
+FREE = 1e30  # a variable bound read back as infinite (HiGHS: inf; CBC: the largest float)
+
 
 class MipBackend(Backend):
     module = "mip"
@@ -82,7 +85,9 @@ class MipBackend(Backend):
             return RawResult(ERROR, message=f"{type(e).__name__}: {e}", wall=time.perf_counter() - start)
         wall = time.perf_counter() - start
         S = mip.OptimizationStatus
-        has_sol = m.num_solutions > 0
+        if status == S.UNBOUNDED:  # HiGHS: one "solution" without values (measured), no optimum
+            return RawResult(ERROR, message="the model is unbounded: add bounds to the variables", wall=wall)
+        has_sol = m.num_solutions > 0 and m.objective_value is not None
         values = np.array([x.x for x in xs], dtype=np.float64) if has_sol else None
         objective = None
         bound = None
@@ -95,6 +100,11 @@ class MipBackend(Backend):
                 bound = None
         elif has_sol:
             objective = 0.0
+        if status == S.OPTIMAL and objective is not None and abs(objective) >= UNBOUNDED_OBJECTIVE \
+                and any(max(abs(x.lb), abs(x.ub)) >= FREE for x in xs):
+            # CBC calls an unbounded LP optimal at a point far along the ray (measured: 3.05e20 for
+            # max x0 - x1 s.t. x0 + x1 >= 1, reals free): neither an optimum nor a bound
+            return RawResult(ERROR, message="the model is unbounded: add bounds to the variables", wall=wall)
         if status == S.OPTIMAL and objective is not None and all(x.var_type == mip.CONTINUOUS for x in xs):
             # a pure LP: its optimum is its own bound (LP duality); HiGHS through python-mip
             # reports no MIP dual bound for it (measured: 0 beside an optimum of 2.2)
@@ -107,8 +117,6 @@ class MipBackend(Backend):
             term = INFEASIBLE
         elif status == S.NO_SOLUTION_FOUND:
             term = TIMEOUT if wall >= 0.95 * options.timeout else UNKNOWN
-        elif status == S.UNBOUNDED:
-            return RawResult(ERROR, message="the model is unbounded: add bounds to the variables", wall=wall)
         else:
             term = UNKNOWN
         return RawResult(term, values, objective, bound, wall, message=str(status))

@@ -158,7 +158,16 @@ class Z3Backend(Backend):
         objective, bound, term = 0.0, None, OPTIMAL
         if handle is not None:
             objective = _to_float(m.eval(native["objective"], model_completion=True))
-            bound = objective
+            optimum = handle.value()  # what z3 proved: a number, or a term in `oo` / `epsilon`
+            if "oo" in str(optimum):
+                # sat with an unbounded objective: the model's value is no optimum and no bound
+                # (measured: `optimal 1, bound 1` for max x0 - x1 s.t. x0 + x1 >= 1, reals free)
+                return RawResult(ERROR, wall=wall, message=f"the objective is unbounded (z3: {optimum}): "
+                                 "add bounds to the variables")
+            if _is_number(optimum):
+                bound = _to_float(optimum)
+            else:  # a supremum not attained (`2 - epsilon`): a point, not the optimum
+                term = FEASIBLE
         return RawResult(term, values, objective, bound, wall, message="sat")
 
 
@@ -166,6 +175,12 @@ def _num(v: float, kind: str):
     import z3
 
     return z3.IntVal(int(v)) if kind == ir.INT else z3.RealVal(Fraction(v))
+
+
+def _is_number(val) -> bool:
+    import z3
+
+    return z3.is_int_value(val) or z3.is_rational_value(val) or z3.is_algebraic_value(val)
 
 
 def _to_float(val) -> float:

@@ -250,14 +250,16 @@ def _rim(part: np.ndarray) -> np.ndarray:
     return rim & ~part
 
 
-def image_no_good(gv: GridVars, image: np.ndarray, origin: str = "distinct images") -> ir.LinearCon:
-    """The no-good excluding one binary image (over its pixels, not grain labels)."""
+def image_no_good(gv: GridVars, image: np.ndarray, origin: str = "distinct images", apart: int = 1) -> ir.LinearCon:
+    """The no-good excluding one binary image (over its pixels, not grain labels); with
+    `apart` D, every image within Hamming distance D - 1 of it:
+    sum_{image=1} (1 - x) + sum_{image=0} x >= D."""
     if isinstance(gv, PhaseVars):
-        return gv.no_good(image, origin)
+        return gv.no_good(image, origin, apart)
     idx = gv.pixel_indices()
     flat = np.asarray(image).reshape(-1)
     coef = np.where(flat > 0, -1.0, 1.0)
-    return ir.LinearCon(ir.Lin(idx, coef), ir.GE, 1.0 - float(np.sum(flat > 0)), origin, "no_good")
+    return ir.LinearCon(ir.Lin(idx, coef), ir.GE, float(apart) - float(np.sum(flat > 0)), origin, "no_good")
 
 
 # ---------------------------------------------------------------- n-phase images
@@ -288,14 +290,14 @@ class PhaseVars:
         """A phase image's labels are its phase indices."""
         return self.image_of(values).astype(np.int16)
 
-    def no_good(self, image: np.ndarray, origin: str = "distinct images") -> ir.LinearCon:
-        """Some cell holds another phase: sum over cells of (1 - q[image[p], p]) >= 1, written
-        -sum q >= 1 - cells (the `>=` form of image_no_good, so sample._no_goods can add the
-        rows of several images into one)."""
+    def no_good(self, image: np.ndarray, origin: str = "distinct images", apart: int = 1) -> ir.LinearCon:
+        """At least `apart` cells hold another phase: sum over cells of (1 - q[image[p], p]) >= D,
+        written -sum q >= D - cells (the `>=` form of image_no_good, so sample._no_goods can
+        add the rows of several images into one)."""
         flat = np.asarray(image).reshape(-1).astype(np.int64)
         idx = self.q_base + flat * self.cells + np.arange(self.cells)
         order = np.argsort(idx)
-        return ir.LinearCon(ir.Lin(idx[order], -np.ones(self.cells)), ir.GE, float(1 - self.cells), origin, "no_good")
+        return ir.LinearCon(ir.Lin(idx[order], -np.ones(self.cells)), ir.GE, float(apart - self.cells), origin, "no_good")
 
     def enclosed_cut(self, part, origin: str = "open phase") -> ir.LinearCon:
         """`part` = (phase k, Boolean mask of one enclosed component of phase k): either a

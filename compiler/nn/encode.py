@@ -37,9 +37,12 @@ class BoundBudget:
     `layers` collects one record per ReLU layer for `pgenc bounds` and the model's notes."""
 
     def __init__(self, mode: str = "lp", seconds: float = 20.0, neuron_time: float = 2.0, jobs: int = 2,
-                 cache: bool = True, on_layer=None):
+                 cache: bool = True, on_layer=None, relaxation: bool = True):
         self.on_layer = on_layer   # called with each layer's record as soon as it is done (progress)
         self.mode = mode
+        # False: no linear-relaxation (CROWN) bounds, only interval and LP ones (a model whose
+        # verdict confirms input branch and bound's must not share its relaxation code)
+        self.relaxation = relaxation
         self.seconds = seconds
         self.neuron_time = neuron_time
         self.jobs = jobs
@@ -51,7 +54,8 @@ class BoundBudget:
 def encode_network(net: Network, x: Aff, model: ir.Model, label: str, origin: str,
                    budget: BoundBudget | None = None) -> Aff:
     budget = budget or BoundBudget("interval")
-    relaxed = iter(relaxation_bounds(net, x, model) or []) if budget.mode == "lp" else iter([])
+    use_relaxation = budget.mode == "lp" and budget.relaxation
+    relaxed = iter(relaxation_bounds(net, x, model) or []) if use_relaxation else iter([])
     h = x
     for li, layer in enumerate(net.layers):
         if isinstance(layer, Dense):

@@ -16,7 +16,6 @@ Layers act on the flattened (row-major) activation vector:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 

@@ -7,11 +7,13 @@ solver's answer in one place. A pass refuses a model it cannot transform exactly
 PgenError E030 whose message reads after "backend `name` " ("cannot scale ...").
 
 The table below is every pass by name; `no_good.exclude(solutions)` makes a pass from the
-solutions to exclude. Adding a pass: a module here with one function, an entry below, and
+solutions to exclude, `apart.keep_apart(solutions, D, coords)` one keeping new solutions at
+least D away from them (L1). Adding a pass: a module here with one function, an entry below, and
 the name in the `passes` of the backends that need it.
 """
 from __future__ import annotations
 
+from .apart import keep_apart
 from .big_m import linearize_implications
 from .chain import IDENTITY, Chain, DropAdded, Identity, Inverses
 from .integer_scaling import scale_to_integers
@@ -27,4 +29,4 @@ PASSES = {
 }
 
 __all__ = ["PASSES", "Chain", "Identity", "IDENTITY", "DropAdded", "Inverses", "linearize_implications",
-           "scale_to_integers", "eliminate_threshold_reals", "tighten_bounds", "exclude"]
+           "scale_to_integers", "eliminate_threshold_reals", "tighten_bounds", "exclude", "keep_apart"]

@@ -33,11 +33,30 @@ def decode(var_base: dict, checked, values: np.ndarray) -> dict:
     return out
 
 
-def outcome_of(raw: RawResult, checked, var_base: dict, name: str, stats: dict) -> Outcome:
+def network_difference(model, values: np.ndarray):
+    """The largest |solver's network output - onnxruntime's| over the model's encoded network
+    applications, both at the solver's own input values (None without networks)."""
+    from ...compiler.nn.session import run_network
+
+    worst = None
+    for rec in getattr(model, "net_records", []):
+        x = np.array([lin.coef @ values[lin.idx] + lin.const for lin in rec.inputs])
+        y = np.array([lin.coef @ values[lin.idx] + lin.const for lin in rec.outputs])
+        ref = run_network(rec.path, x).astype(np.float64).reshape(-1)
+        if ref.shape == y.shape and len(y):
+            d = float(np.abs(y - ref).max())
+            worst = d if worst is None else max(worst, d)
+    return worst
+
+
+def outcome_of(raw: RawResult, checked, var_base: dict, name: str, stats: dict, model=None) -> Outcome:
     out = Outcome(raw.termination, objective=raw.objective, bound=raw.bound, member=name,
                   message=raw.message, stats=stats)
     if raw.values is not None:
         out.values = decode(var_base, checked, raw.values)
+        diff = network_difference(model, raw.values) if model is not None else None
+        if diff is not None:  # users ask for this figure: how far the encoding is from onnxruntime
+            out.stats = {**stats, "network_max_difference": diff}
     elif raw.termination in (OPTIMAL, FEASIBLE):
         out.termination = ERROR
         out.message = "the backend reported a solution but returned no values"
@@ -104,6 +123,7 @@ class ExactRun:
         if isinstance(out, RawResult):  # solved in the worker from a model lowered here, or failed
             if self.model is None:      # the lowering worker failed before it could answer
                 return Outcome(out.termination, member=out.backend or self.name, message=out.message)
-            return outcome_of(out, self.problem.checked, self.problem.var_base, self.name, self.model.stats())
+            return outcome_of(out, self.problem.checked, self.problem.var_base, self.name, self.model.stats(),
+                              self.model)
         raw, model, name, var_base = out  # lowered and solved in the worker
-        return outcome_of(raw, self.problem.checked, var_base, name, model.stats())
+        return outcome_of(raw, self.problem.checked, var_base, name, model.stats(), model)

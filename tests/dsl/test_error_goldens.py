@@ -43,6 +43,8 @@ def test_every_code_has_a_golden():
 
     seen = {line.split("error[")[1][:4] for p in HERE.glob("*.err") for line in p.read_text().splitlines()
             if "error[" in line}
-    # backend and output errors: tests/test_cli.py; batch plans and run folders: tests/batching
-    untested = set(CODES) - seen - {"E030", "E040", "E050"}
+    # backend and output errors: tests/test_cli.py; batch plans and run folders: tests/batching;
+    # a network misread (found by --net-check): tests/compiler/nn/test_net_check.py; two methods
+    # that disagree (--confirm): tests/runtime/test_confirm.py
+    untested = set(CODES) - seen - {"E030", "E040", "E050", "E024", "E060"}
     assert not untested, f"diagnostics without a golden: {sorted(untested)}"

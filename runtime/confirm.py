@@ -54,7 +54,7 @@ def second_methods(problem, first: str) -> list:
     if first != "input-bab" and InputBranchAndBound().applies(problem):
         out.append((InputBranchAndBound(), "input branch and bound (CROWN bounds, no MILP)", True))
     if first == "input-bab" and SplitMilp().applies(problem):
-        out.append((SplitMilp(), "the exact MILP over a cover of the input box (highs; interval and LP bounds)", True))
+        out.append((SplitMilp(), "the exact MILP over a cover of the input box (interval and LP bounds)", True))
         return out
     if first in ("enumeration", "input-bab"):
         out.append((ExactBackend("auto"), "the exact MILP / pseudo-Boolean model ({backend})", True))

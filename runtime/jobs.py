@@ -16,13 +16,14 @@ class LowerAndSolveJob:
     bound would otherwise lose. `run()` gives (raw result, model, backend name, var_base):
     what the parent needs to decode and verify the answer."""
 
-    def __init__(self, checked, options: SolveOptions, passes: tuple = ()):
+    def __init__(self, checked, options: SolveOptions, passes: tuple = (), budget=None):
         self.checked, self.options, self.passes = checked, options, tuple(passes)
+        self.budget = budget  # how ReLU bounds are found (default: the spec's options)
 
     def run(self):
         start = time.perf_counter()
         try:
-            lowered = lower(self.checked)
+            lowered = lower(self.checked, budget=self.budget)
         except PgenError as e:  # the message says which spec file, as a lowering in the parent would
             raise e.located(self.checked.path, None)
         model, var_base = lowered.model, lowered.var_base

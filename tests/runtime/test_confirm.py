@@ -132,31 +132,17 @@ def test_solve_confirm_line_and_json(tmp_path, capsys):
     assert data["stats"]["confirmation"] == "confirmed by enumeration of all 64 designs (brute force)"
 
 
-class _SplitEarly:
-    """SplitMilp whose backend 'times out' on every box wider than `width` (forces a cover)."""
-
-    def __new__(cls, width: float):
-        from pgen.core.results import TIMEOUT, RawResult
-        from pgen.runtime.strategies.split_milp import SplitMilp
-
-        class Forced(SplitMilp):
-            def solve_box(self, model, lo, hi, limit, seed):
-                if np.max(hi - lo) > width:
-                    return RawResult(TIMEOUT, message="forced split")
-                return super().solve_box(model, lo, hi, limit, seed)
-        return Forced()
-
-
 def test_split_milp_covers_the_box(tmp_path):
     """Every box of the cover proved infeasible -> infeasible (8 boxes of width 1 for a box of
-    width 2 in 3 inputs); a satisfiable property is still found in one of the boxes."""
+    width 2 in 3 inputs); a satisfiable property is still found in one of 32 boxes."""
     from pgen.runtime.portfolio import run_portfolio
+    from pgen.runtime.strategies.split_milp import SplitMilp
 
     net, prop = _toy_property(tmp_path, above=1000.0)
     problem = load_vnnlib(prop, net)
-    result = run_portfolio(problem, [_SplitEarly(1.0)], 60.0, 0, 1e-6, False, False)
+    result = run_portfolio(problem, [SplitMilp(first_splits=3)], 60.0, 0, 1e-6, False, False)
     assert result.termination == "infeasible" and result.stats["boxes"] == 8
     net, prop = _toy_property(tmp_path)
     problem = load_vnnlib(prop, net)
-    result = run_portfolio(problem, [_SplitEarly(0.6)], 60.0, 0, 1e-6, False, False)
+    result = run_portfolio(problem, [SplitMilp(first_splits=5)], 60.0, 0, 1e-6, False, False)
     assert result.has_solution and result.verified and result.backend == "milp-split"

@@ -142,7 +142,20 @@ def _widened_bounds(h: Aff, model: ir.Model):
     with np.errstate(over="ignore", invalid="ignore"):
         lo = lo - BOUND_MARGIN * (1.0 + np.abs(lo))
         hi = hi + BOUND_MARGIN * (1.0 + np.abs(hi))
-    return lo, hi
+    # a sum of terms each >= 0 (and a constant >= 0) is >= 0 without rounding: e.g. a value carried
+    # through a ReLU layer (compiler/nn/relu_layer.py) stays stably active and gets no binary
+    return np.where(_sums_of_nonnegatives(h, lb, ub), np.maximum(lo, 0.0), lo), hi
+
+
+def _sums_of_nonnegatives(h: Aff, lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
+    A = h.A.tocsr()
+    rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    coef = A.data
+    with np.errstate(invalid="ignore"):
+        term_lo = np.where(coef > 0, coef * lb[A.indices], coef * ub[A.indices])
+    negative = ~(term_lo >= 0)  # NaN (0 * inf) counts as possibly negative
+    has_negative = np.bincount(rows[negative], minlength=A.shape[0]) > 0
+    return ~has_negative & (np.asarray(h.c, np.float64).reshape(-1) >= 0)
 
 
 def relaxation_bounds(net: Network, x: Aff, model: ir.Model):

@@ -103,6 +103,8 @@ def conv_transpose_matrix(in_shape, weight, bias, pads, auto_pad, strides, dilat
     if output_shape:
         out = list(output_shape)[-k:]
         total = [full[i] - out[i] for i in range(k)]
+        if any(t < 0 for t in total):
+            raise ValueError(f"output_shape {out} is larger than the full output {full}")
         if (auto_pad or "NOTSET") == "SAME_UPPER":
             begin = [t // 2 for t in total]
         else:
@@ -110,6 +112,9 @@ def conv_transpose_matrix(in_shape, weight, bias, pads, auto_pad, strides, dilat
     elif (auto_pad or "NOTSET") in ("SAME_UPPER", "SAME_LOWER"):
         out = [size[i] * strides[i] for i in range(k)]
         total = [full[i] - out[i] for i in range(k)]
+        # a kernel smaller than the stride: no negative padding; the output is the full one
+        out = [full[i] if total[i] < 0 else out[i] for i in range(k)]
+        total = [max(0, t) for t in total]
         begin = [t // 2 for t in total] if auto_pad == "SAME_UPPER" else [t - t // 2 for t in total]
     else:
         p = list(pads) if pads and (auto_pad or "NOTSET") == "NOTSET" else [0] * (2 * k)

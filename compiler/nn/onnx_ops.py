@@ -622,6 +622,11 @@ class Walker:
         kernel = list(attr(node, "kernel_shape", []))
         if len(kernel) != len(t.shape) - 2:
             raise self.err("E022", f"kernel_shape {kernel} does not fit {list(t.shape)}", node)
+        dilations = attr(node, "dilations", None)
+        if _text(attr(node, "auto_pad", "NOTSET")) in ("SAME_UPPER", "SAME_LOWER") and dilations and max(dilations) > 1:
+            # onnxruntime pads these by the undilated kernel, unlike the ONNX text: not guessed
+            raise self.err("E021", "pooling with auto_pad SAME and dilation > 1 is ambiguous", node,
+                           hint="export with explicit pads (auto_pad NOTSET)")
         return (t.shape, kernel, attr(node, "pads", None), _text(attr(node, "auto_pad", "NOTSET")),
                 attr(node, "strides", None), attr(node, "dilations", None), attr(node, "ceil_mode", 0))
 
@@ -887,7 +892,8 @@ class Walker:
             a, b = (np.broadcast_to(v, t.shape).reshape(-1) for v in (a, b))
         except ValueError:
             raise self.err("E022", "Where's values do not broadcast to the activation", node) from None
-        return Tensor((a - b)[:, None] * t.W, (a - b) * t.b + b, t.shape)
+        # not a chain the binarized tail can replay: a binarization right after it is refused
+        return Tensor((a - b)[:, None] * t.W, (a - b) * t.b + b, t.shape, None, None, [])
 
 
 def _step_outputs(layer) -> int:

@@ -65,7 +65,7 @@ class SplitMilp(Strategy):
         width0 = np.where(hi0 > lo0, hi0 - lo0, 1.0)
         stack = [(lo0, hi0)]
         for _ in range(self.first_splits):
-            stack = [half for lo, hi in stack for half in _halves(lo, hi, width0)]
+            stack = [half for lo, hi in stack for half in (_halves(lo, hi, width0) or [(lo, hi)])]
         proved, share = 0, 0.0    # boxes proved infeasible, and their share of the box's volume
         started = time.perf_counter()
         answered = threading.Event()
@@ -94,7 +94,7 @@ class SplitMilp(Strategy):
                     raw, var_base = (out[0], out[3]) if isinstance(out, tuple) else (out, None)
                     if raw.termination == INFEASIBLE:
                         proved += 1
-                        share += float(np.prod((hi - lo) / width0))
+                        share += float(np.prod(np.where(hi0 > lo0, (hi - lo) / width0, 1.0)))
                         continue
                     if raw.termination in (OPTIMAL, FEASIBLE) and raw.values is not None and var_base is not None:
                         return Outcome(FEASIBLE, values=decode(var_base, problem.checked, raw.values),
@@ -107,6 +107,8 @@ class SplitMilp(Strategy):
         finally:
             for worker in workers:
                 worker.close()
+        if proved == 0 or share < 1.0 - 1e-9:  # cannot happen: the boxes proved cover the input box
+            return Outcome(UNKNOWN, member=self.name, message=f"the boxes proved cover {100 * share:.6f} % of the box")
         return Outcome(INFEASIBLE, member=self.name, stats={"boxes": proved},
                        message=f"the exact MILP of each of {proved} boxes covering the input box is infeasible "
                        f"({time.perf_counter() - started:.1f} s)")

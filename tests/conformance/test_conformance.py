@@ -84,6 +84,8 @@ def test_unsat_confirmed_by_a_second_method(folder, onnx, prop):
     if result.termination in ("timeout", "unknown"):
         pytest.xfail(f"undecided within the limit ({result.termination})")
     assert result.termination == "infeasible", result.message
-    confirmation = confirm(problem, result, timeout=900)
+    confirmation = confirm(problem, result, timeout=900)   # a Disagreement raises: the test fails
+    if not confirmation.confirmed and "time limit" in confirmation.message:
+        pytest.xfail(confirmation.line())  # undecided in time, as for the verdicts themselves
     assert confirmation.confirmed, confirmation.line()
     assert confirmation.method and result.backend not in confirmation.method

@@ -146,3 +146,17 @@ def test_split_milp_covers_the_box(tmp_path):
     problem = load_vnnlib(prop, net)
     result = run_portfolio(problem, [SplitMilp(first_splits=5)], 60.0, 0, 1e-6, False, False)
     assert result.has_solution and result.verified and result.backend == "milp-split"
+
+
+def test_split_milp_on_a_point_box_solves_it_once(tmp_path):
+    """A box that cannot be split is still solved (never `infeasible` from zero boxes)."""
+    from pgen.runtime.portfolio import run_portfolio
+    from pgen.runtime.strategies.split_milp import SplitMilp
+
+    net, prop = _toy_property(tmp_path, above=1000.0)
+    prop.write_text(prop.read_text().replace("(assert (>= X_0 -1.0))\n(assert (<= X_0 1.0))",
+                                             "(assert (>= X_0 0.5))\n(assert (<= X_0 0.5))")
+                    .replace("(assert (>= X_1 -1.0))\n(assert (<= X_1 1.0))", "(assert (>= X_1 0.5))\n(assert (<= X_1 0.5))")
+                    .replace("(assert (>= X_2 -1.0))\n(assert (<= X_2 1.0))", "(assert (>= X_2 0.5))\n(assert (<= X_2 0.5))"))
+    result = run_portfolio(load_vnnlib(prop, net), [SplitMilp()], 60.0, 0, 1e-6, False, False)
+    assert result.termination == "infeasible" and result.stats["boxes"] == 1

@@ -229,10 +229,24 @@ def _helper_cases():
                                                          mk("MaxPool", ["p"], ["m"], kernel_shape=[2, 2], dilations=[2, 2], strides=[1, 2]),
                                                          mk("Flatten", ["m"], ["f"]), mk("MatMul", ["f", "W"], ["y"])],
                                       dict(pads=np.array([0, 0, 1, 0, 0, 0, 0, 1], np.int64), W=rng.normal(size=(6, 2)))),
+        # what tf2onnx writes for a Keras model: NHWC input, Transposes around Conv, a Reshape
+        # whose target shape is computed from Shape(activation) at run time, MatMul then Add
+        "tf2onnx_style_nhwc": (13, (1, 4, 4, 1), [mk("Transpose", ["x"], ["xc"], perm=[0, 3, 1, 2]),
+                                                  mk("Conv", ["xc", "K2", "kb"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+                                                  mk("Relu", ["c"], ["r"]), mk("Transpose", ["r"], ["rh"], perm=[0, 2, 3, 1]),
+                                                  mk("Shape", ["rh"], ["shp"]),
+                                                  mk("Gather", ["shp", "zero"], ["batch"], axis=0),
+                                                  mk("Unsqueeze", ["batch", "zero1"], ["b1"]),
+                                                  mk("Concat", ["b1", "minus1"], ["target"], axis=0),
+                                                  mk("Reshape", ["rh", "target"], ["flat"]),
+                                                  mk("MatMul", ["flat", "W"], ["m"]), mk("Add", ["m", "bias"], ["y"])],
+                               dict(K2=rng.normal(size=(2, 1, 3, 3)), kb=rng.normal(size=2), zero=np.array(0, np.int64),
+                                    zero1=np.array([0], np.int64), minus1=np.array([-1], np.int64),
+                                    W=rng.normal(size=(32, 2)), bias=rng.normal(size=2))),
     }
 
 
-@pytest.mark.parametrize("name", ["clip_attrs_opset6", "pad_slice_attrs_opset9", "split_squeeze_attrs_opset11",
+@pytest.mark.parametrize("name", ["tf2onnx_style_nhwc", "clip_attrs_opset6", "pad_slice_attrs_opset9", "split_squeeze_attrs_opset11",
                                   "dropout_identity_sum_mean_min", "gemm_transA_bias_free",
                                   "reduce_sum_global_maxpool", "conv_transpose_same_upper", "maxpool_dilation_edge_pad"])
 def test_helper_graphs_import_exactly_and_solve(tmp_path, name):
@@ -306,3 +320,59 @@ def test_readme_table_lists_every_supported_op():
     readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
     missing = [op for op in ENCODINGS if f"| `{op}` | {ENCODINGS[op]} |" not in readme]
     assert not missing, f"README's op table lacks {missing}"
+
+
+def _helper_path(tmp_path, name, nodes, inits, in_shape, opset=13):
+    return _helper_model(nodes, inits, in_shape, "y", opset, tmp_path, name)
+
+
+def test_where_then_binarization_is_refused(tmp_path):
+    """Where(v >= 0, 1, -1) then Sign straight away: the graph's float32 tail cannot be replayed
+    (the Where's affine map would be lost), so it is refused rather than misread."""
+    from onnx import helper
+    mk = helper.make_node
+    nodes = [mk("MatMul", ["x", "W"], ["h"]), mk("GreaterOrEqual", ["h", "z"], ["g"]),
+             mk("Where", ["g", "one", "minus"], ["w"]), mk("Sign", ["w"], ["y"], name="sign2")]
+    path = _helper_path(tmp_path, "where_sign", nodes, {"W": np.array([[1.0, -1.0], [1.0, 1.0]]), "z": np.float32(0),
+                                                        "one": np.float32(1), "minus": np.float32(-1)}, (1, 2))
+    with pytest.raises(PgenError, match=r"node `sign2`, op Sign\): a binarization must follow"):
+        load_network(path)
+
+
+def test_same_pooling_with_dilation_is_refused(tmp_path):
+    from onnx import helper
+    nodes = [helper.make_node("MaxPool", ["x"], ["y"], name="mp", kernel_shape=[3, 2], dilations=[2, 1],
+                              auto_pad="SAME_UPPER")]
+    path = _helper_path(tmp_path, "same_dil", nodes, {}, (1, 1, 7, 6))
+    with pytest.raises(PgenError, match=r"auto_pad SAME and dilation > 1"):
+        load_network(path)
+
+
+def test_conv_transpose_kernel_smaller_than_stride(tmp_path):
+    """SAME with a kernel smaller than the stride: no negative padding (as onnxruntime); an
+    output_shape beyond the full output is refused."""
+    from onnx import helper
+    K = np.random.default_rng(5).normal(size=(2, 3, 2, 2))
+    for pad in ("SAME_UPPER", "SAME_LOWER"):
+        nodes = [helper.make_node("ConvTranspose", ["x", "K"], ["y"], strides=[2, 3], auto_pad=pad)]
+        _check_forward(_helper_path(tmp_path, f"ct_{pad}", nodes, {"K": K}, (1, 2, 4, 5)), 40)
+    nodes = [helper.make_node("ConvTranspose", ["x", "K"], ["y"], strides=[2, 3], output_shape=[10, 16])]
+    with pytest.raises(PgenError, match=r"output_shape \[10, 16\] is larger than the full output"):
+        load_network(_helper_path(tmp_path, "ct_big", nodes, {"K": K}, (1, 2, 4, 5)))
+
+
+def test_a_relu_output_carried_through_a_layer_needs_no_binary(tmp_path):
+    """r = relu(x W1) is still needed after q = relu(r W2): it is carried as relu(r) = r, which
+    the encoder sees as stably active (a sum of non-negative terms), so it adds no binary."""
+    from onnx import helper
+    mk = helper.make_node
+    rng = np.random.default_rng(8)
+    nodes = [mk("MatMul", ["x", "W1"], ["h"]), mk("Relu", ["h"], ["r"]), mk("MatMul", ["r", "W2"], ["g"]),
+             mk("Relu", ["g"], ["q"]), mk("Concat", ["q", "r"], ["c"], axis=1), mk("MatMul", ["c", "W3"], ["y"])]
+    path = _helper_path(tmp_path, "carry", nodes, {"W1": rng.normal(size=(3, 4)), "W2": rng.normal(size=(4, 5)),
+                                                   "W3": rng.normal(size=(9, 2))}, (1, 3))
+    _check_forward(path, 3)
+    problem = compile_string(f'var x : real[3] in [-1, 1]\nnet f = network "{path.name}"\nmaximize f(x)[0]\n'
+                             "solve bounds interval\n", base_dir=tmp_path)
+    notes = [n for n in problem.model.notes if "relu3" in n]
+    assert notes and "4 stably active" in notes[0], problem.model.notes

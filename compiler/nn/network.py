@@ -22,6 +22,8 @@ import numpy as np
 from ...core.errors import PgenError
 from .session import model_session
 
+TAIL_INPUT, TAIL_OUTPUT = "pgen_s", "pgen_v"  # names no exported graph's constants use
+
 
 @dataclass
 class Dense:
@@ -42,7 +44,7 @@ class Relu:
 class Step:
     pre: Dense              # previous layer output -> integer-valued h
     matrix: np.ndarray      # (n_out, n_in), integer-valued
-    tail: bytes             # ONNX model: input "s" float32 [R, n_out] -> output "v"
+    tail: bytes             # ONNX model: input "pgen_s" float32 [R, n_out] -> output "pgen_v"
     tie: str                # "ge" (0 -> +1) or "sign" (0 -> 0)
     node: str = ""          # name of the binarizing node, for messages
 
@@ -57,7 +59,7 @@ class Step:
         the graph's tie rule applied by the caller.
         """
         sess = model_session(self.tail, optimise=False)
-        v = sess.run(None, {"s": s_values.astype(np.float32)})[0]
+        v = sess.run(None, {TAIL_INPUT: s_values.astype(np.float32)})[0]
         return np.sign(v).astype(np.int8)
 
 
@@ -95,7 +97,7 @@ class ScaledStep(Step):
         lo = _float32_at_most(exact - slack)
         hi = _float32_at_least(exact + slack)
         sess = model_session(self.tail, optimise=False)
-        v = sess.run(None, {"s": np.vstack([lo, hi])})[0]
+        v = sess.run(None, {TAIL_INPUT: np.vstack([lo, hi])})[0]
         d_lo, d_hi = np.sign(v[:len(s)]), np.sign(v[len(s):])
         reachable = (s >= lo_t) & (s <= hi_t) & (np.mod(s - residue, step) == 0)
         unsure = (d_lo != d_hi) & reachable
@@ -125,7 +127,7 @@ def _float32_at_least(x: np.ndarray) -> np.ndarray:
 class RealStep:
     """Binarization of real inputs, elementwise: y_i = 1 iff the graph's float32 tail
     (e.g. an input batch-norm) maps x_i to a value >= 0 ("ge") or > 0 ("sign")."""
-    tail: bytes             # ONNX model: input "s" float32 [R, n] (the raw values) -> output "v"
+    tail: bytes             # ONNX model: input "pgen_s" float32 [R, n] (the raw values) -> output "pgen_v"
     n: int
     tie: str
     node: str = ""
@@ -136,7 +138,7 @@ class RealStep:
 
     def values(self, s_values: np.ndarray) -> np.ndarray:
         sess = model_session(self.tail, optimise=False)
-        return sess.run(None, {"s": s_values.astype(np.float32)})[0]
+        return sess.run(None, {TAIL_INPUT: s_values.astype(np.float32)})[0]
 
 
 @dataclass

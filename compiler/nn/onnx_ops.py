@@ -20,7 +20,7 @@ import numpy as np
 
 from .geometry import (average_pool_matrix, conv_matrix, conv_transpose_matrix, pad_index,
                        pool_windows)
-from .network import Dense, RealStep, Relu, ScaledStep, Step
+from .network import TAIL_INPUT, TAIL_OUTPUT, Dense, RealStep, Relu, ScaledStep, Step
 from .relu_layer import Combo, ReluLayer
 
 # op -> how it is encoded (the README's table is written from this)
@@ -432,7 +432,12 @@ class Walker:
         s = np.broadcast_to(np.asarray(scale, np.float64), shape).reshape(-1)
         c = np.broadcast_to(np.asarray(shift, np.float64), shape).reshape(-1)
         out = Tensor(s[:, None] * t2.W, s * t2.b + c, shape, None, None, [])
-        if same and t.tail is not None:
+        # the tail replays this node on rows [R, n] of the flat activation: only where its
+        # constants broadcast the same way there (scalars, the activation's own size; batch-norm
+        # on a (1, C) activation)
+        flat = all(np.size(v) in (1, t.size) for v in (scale, shift)) and \
+            (node.op_type != "BatchNormalization" or len(t.shape) <= 2)
+        if same and flat and t.tail is not None:
             out.matrix_at, out.tail, out.tail_prefix = t.matrix_at, t.tail + [node], t.tail_prefix
         return out
 
@@ -907,12 +912,13 @@ def _text(v):
 
 
 def tail_model(prefix, nodes, consts, n_out, opset) -> bytes:
-    """An ONNX model `s -> v` replaying the graph's float32 ops after the matrix op."""
+    """An ONNX model `pgen_s -> pgen_v` replaying the graph's float32 ops after the matrix op, on
+    rows [R, n] of the flat activation."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     new_nodes, inits = [], []
-    cur = "s"
+    cur = TAIL_INPUT
     for i, item in enumerate(prefix):
         _, alpha, beta, C = item
         if alpha != 1.0:
@@ -940,11 +946,11 @@ def tail_model(prefix, nodes, consts, n_out, opset) -> bytes:
         n.output.append(out)
         new_nodes.append(n)
         cur = out
-    new_nodes.append(helper.make_node("Identity", [cur], ["v"]))
+    new_nodes.append(helper.make_node("Identity", [cur], [TAIL_OUTPUT]))
     graph = helper.make_graph(
         new_nodes, "tail",
-        [helper.make_tensor_value_info("s", TensorProto.FLOAT, ["R", n_out])],
-        [helper.make_tensor_value_info("v", TensorProto.FLOAT, ["R", n_out])],
+        [helper.make_tensor_value_info(TAIL_INPUT, TensorProto.FLOAT, ["R", n_out])],
+        [helper.make_tensor_value_info(TAIL_OUTPUT, TensorProto.FLOAT, ["R", n_out])],
         inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", int(opset))])
     return model.SerializeToString()

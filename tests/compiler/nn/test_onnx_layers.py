@@ -376,3 +376,15 @@ def test_a_relu_output_carried_through_a_layer_needs_no_binary(tmp_path):
                              "solve bounds interval\n", base_dir=tmp_path)
     notes = [n for n in problem.model.notes if "relu3" in n]
     assert notes and "4 stably active" in notes[0], problem.model.notes
+
+
+def test_binarization_after_per_channel_constants_is_refused(tmp_path):
+    """Batch-norm over the channels of a 4-D activation, then Sign: its float32 tail cannot be
+    replayed on flat rows, so the import refuses (it used to fail later, inside onnxruntime)."""
+    from onnx import helper
+    nodes = [helper.make_node("BatchNormalization", ["x", "g", "b", "m", "v"], ["n"]),
+             helper.make_node("Sign", ["n"], ["y"], name="sgn")]
+    inits = {"g": np.ones(3), "b": np.zeros(3), "m": np.zeros(3), "v": np.ones(3)}  # `v`: a name the tail must not clash with
+    path = _helper_path(tmp_path, "bn4d", nodes, inits, (1, 3, 2, 2))
+    with pytest.raises(PgenError, match=r"node `sgn`, op Sign\): a binarization must follow"):
+        load_network(path)

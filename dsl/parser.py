@@ -304,7 +304,7 @@ def parse(text: str, filename: Optional[str] = None) -> A.Spec:
     """Parse .pgen text into a Spec; raise PgenError with the location on bad input."""
     try:
         tree = _parser().parse(text)
-    except UnexpectedEOF as e:
+    except UnexpectedEOF:
         raise PgenError("E002", "the spec ends in the middle of a statement",
                         _eof_span(text), hint="finish the last statement",
                         filename=filename, source=text) from None

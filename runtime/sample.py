@@ -42,8 +42,7 @@ from ..compiler.grid.lower import hole_cut, image_no_good
 from ..compiler.lower import lower
 from ..core.errors import PgenError
 from ..core.options import DEFAULT_TOLERANCE, SolveOptions
-from ..core.results import ERROR, FEASIBLE, INFEASIBLE, OPTIMAL, TIMEOUT, UNKNOWN
-from ..dsl import ast as A
+from ..core.results import FEASIBLE, INFEASIBLE, TIMEOUT, UNKNOWN
 from ..dsl.printer import stmt_text
 from .strategies.exact import decode
 from .verify import Evaluator, _holds, verify

@@ -208,7 +208,10 @@ class Walker:
         if self.bool_tensor is not None:
             raise self.err("E021", "GreaterOrEqual must be followed by Cast or Where", node)
         t = self.output(name, node)
-        if not (t.W.shape[0] == t.W.shape[1] and np.array_equal(t.W, np.eye(t.W.shape[0])) and not t.b.any()):
+        identity = t.W.shape[0] == t.W.shape[1] and np.array_equal(t.W, np.eye(t.W.shape[0])) and not t.b.any()
+        # kept after a ReLU even when it is the identity: a network that ends in a ReLU is still
+        # Dense (Relu Dense)*, the form input branch and bound and the adjoints take
+        if not identity or (self.layers and isinstance(self.layers[-1], Relu)):
             self.layers.append(Dense(t.W.copy(), t.b.copy()))
         return t.shape
 

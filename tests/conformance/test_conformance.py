@@ -55,8 +55,8 @@ def test_conformance_case(folder, onnx, prop, expected):
 
 # unsat cases whose confirmation runs in the default test run (the second method decides in
 # seconds); every other unsat case is confirmed with -m slow (the binarized MNIST case: HiGHS
-# on the pseudo-Boolean model, about 3 minutes; ACAS Xu properties 1 and 2 need the MILP over
-# a cover of the input box: more than 10 minutes each; docs/results/confirm_conformance.md)
+# on the pseudo-Boolean model, about 3 minutes; ACAS Xu properties 1 and 2: the MILP over a
+# cover of the input box, 14 s to 8 minutes each; docs/results/confirm_conformance.md)
 CONFIRM_FAST = {("vnn_toy", "test_nano.onnx"), ("vnn_toy", "test_tiny.onnx"), ("vnn_toy", "test_small.onnx"),
                 ("acasxu", "ACASXU_run2a_4_5_batch_2000.onnx", "prop_3.vnnlib"),
                 ("acasxu", "ACASXU_run2a_2_1_batch_2000.onnx", "prop_4.vnnlib")}

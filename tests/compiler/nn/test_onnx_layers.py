@@ -258,9 +258,10 @@ def test_helper_graphs_import_exactly_and_solve(tmp_path, name):
     best = _brute_force_max(path, n_in, c)
     problem = compile_string(f"var p : bool[{n_in}]\nnet f = network \"{path.name}\"\n"
                              "maximize f(p)[0] - 0.5 * f(p)[1]\n", base_dir=tmp_path, name=f"{name}.pgen")
-    result = problem.solve(backend="highs", timeout=60)
-    assert result.termination == "optimal" and result.verified
-    assert result.objective == pytest.approx(best, abs=1e-5)
+    for backend in ("highs", "cbc"):
+        result = problem.solve(backend=backend, timeout=60)
+        assert result.termination == "optimal" and result.verified, backend
+        assert result.objective == pytest.approx(best, abs=1e-5), backend
 
 
 def test_carried_values_after_a_relu_cost_no_binary(tmp_path):

@@ -44,7 +44,7 @@ from ..core.errors import PgenError
 from ..core.options import DEFAULT_TOLERANCE, SolveOptions
 from ..core.results import FEASIBLE, INFEASIBLE, TIMEOUT, UNKNOWN
 from ..dsl.printer import stmt_text
-from .strategies.exact import decode
+from .strategies.exact import decode, network_difference
 from .verify import Evaluator, _holds, verify
 from . import grow
 from .terms import surrogate_terms
@@ -81,6 +81,7 @@ class Candidate:
     candidates: int       # solver answers this image took (hole cuts and PDE misses included)
     wall: float
     method: str = ""      # what found it: the backend, or `grow` (runtime.grow's quick search)
+    network_difference: float | None = None  # the solver's network outputs vs onnxruntime (solver images)
 
 
 @dataclass
@@ -187,7 +188,8 @@ class DrawJob:
                 continue
             labels = {g: gv.labels(raw.values) for g, gv in grids.items()}
             now = time.perf_counter()
-            out.found.append(Candidate(values, images, labels, tried, now - t_image, name))
+            out.found.append(Candidate(values, images, labels, tried, now - t_image, name,
+                                       network_difference(lowered.model, raw.values)))
             tried, t_image = 0, now
             out.termination = FEASIBLE
         return out
@@ -478,6 +480,8 @@ def _record(problem, cand: Candidate, rules: dict, draw: int, solver_seed: int, 
     ev = Evaluator(checked, cand.values)
     rec = {"draw": draw, "solver": cand.method or out.backend, "solver_seed": solver_seed, "time_seconds": round(cand.wall, 4),
            "candidates": cand.candidates, "verified": True, "images": {}}
+    if cand.network_difference is not None:
+        rec["network_max_difference"] = cand.network_difference
     true = {}
     for g, img in cand.images.items():
         r = rules[g]

@@ -36,3 +36,18 @@ def test_a_shifted_encoding_shows_in_the_figure(tmp_path, monkeypatch):
     problem = compile_string(SPEC, base_dir=tmp_path, name="d.pgen")
     result = problem.solve(backend="highs", timeout=30)
     assert abs(result.stats["network_max_difference"] - 0.25) < 1e-6
+
+
+def test_porous_images_from_the_solver_carry_the_figure(tmp_path):
+    """A solver-made image's record holds the solver's network output vs onnxruntime (the
+    binarized layers are exact: float rounding of the last Gemm only)."""
+    import pgen
+
+    netgen.write(tmp_path / "g.onnx", netgen.bnn(25, [6, 4], seed=3, out_scale=10, out_bias=50))
+    spec = tmp_path / "p.pgen"
+    spec.write_text('image I : grid 5 x 5\ngrains 1 in I { seeds (2, 2); compact 1 }\nvoid I { border }\n'
+                    'net g = network "g.onnx"\nrequire g(I) in [0, 1000)\nsolve backend cpsat timeout 30\n')
+    run = pgen.load(spec).sample(2, seed=1, quick=False)
+    assert run.made == 2
+    for cell in run.cells:
+        assert 0 <= cell.record["network_max_difference"] < 1e-4, cell.record

@@ -85,7 +85,8 @@ def load_network(path: str | Path, display: str | None = None) -> Network:
     last_use = {}
     for i, node in enumerate(graph.node):
         for name in node.input:
-            last_use[name] = i
+            if name:  # "" is an optional input left out
+                last_use[name] = i
     last_use[out_name] = len(graph.node)
 
     def evaluate(node):

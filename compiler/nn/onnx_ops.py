@@ -275,7 +275,8 @@ class Walker:
                            + " do not broadcast", node) from None
 
     def set(self, node, t: Tensor, i=0):
-        self.tensors[node.output[i]] = t
+        if node.output[i]:  # "" is an optional output nobody reads
+            self.tensors[node.output[i]] = t
 
     # --- shape-only ops
     def op_Identity(self, node):

@@ -243,10 +243,16 @@ def _helper_cases():
                                dict(K2=rng.normal(size=(2, 1, 3, 3)), kb=rng.normal(size=2), zero=np.array(0, np.int64),
                                     zero1=np.array([0], np.int64), minus1=np.array([-1], np.int64),
                                     W=rng.normal(size=(32, 2)), bias=rng.normal(size=2))),
+        # a flatten whose length comes from Size(activation): [1, Size(r)]
+        "size_reshape": (13, (1, 6), [mk("MatMul", ["x", "W1"], ["h"]), mk("Relu", ["h"], ["r"]),
+                                      mk("Size", ["r"], ["n"]), mk("Unsqueeze", ["n", "zero1"], ["n1"]),
+                                      mk("Concat", ["one", "n1"], ["target"], axis=0),
+                                      mk("Reshape", ["r", "target"], ["f"]), mk("MatMul", ["f", "W2"], ["y"])],
+                         dict(W1=W1, W2=W2, zero1=np.array([0], np.int64), one=np.array([1], np.int64))),
     }
 
 
-@pytest.mark.parametrize("name", ["tf2onnx_style_nhwc", "clip_attrs_opset6", "pad_slice_attrs_opset9", "split_squeeze_attrs_opset11",
+@pytest.mark.parametrize("name", ["tf2onnx_style_nhwc", "size_reshape", "clip_attrs_opset6", "pad_slice_attrs_opset9", "split_squeeze_attrs_opset11",
                                   "dropout_identity_sum_mean_min", "gemm_transA_bias_free",
                                   "reduce_sum_global_maxpool", "conv_transpose_same_upper", "maxpool_dilation_edge_pad"])
 def test_helper_graphs_import_exactly_and_solve(tmp_path, name):

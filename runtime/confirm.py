@@ -12,7 +12,7 @@ The second method is chosen to share as little as possible with the one that dec
 4. otherwise another solver on the same model (CP-SAT vs HiGHS on binarized networks, CBC vs
    HiGHS): a different search, the same encoding (the output says so).
 
-Agreement: the result's stats carry `confirmed_by`. A verified solution from the second
+Agreement: the caller (pgen/cli.py) puts `confirmation.line()` in the result's stats. A verified solution from the second
 method is a disagreement: `Disagreement` is raised with both answers, never resolved here.
 A second method that cannot decide in its time leaves the verdict unconfirmed (said).
 """
